@@ -1,0 +1,82 @@
+//! Reading and writing DICOM: finding files, parsing headers, decoding pixel data,
+//! writing Part-10 series. Built on the dicom-rs crates.
+
+pub mod discover;
+pub mod header;
+pub mod pixels;
+pub mod precheck;
+pub mod rle;
+pub mod transfer_syntax;
+pub mod uid;
+pub mod write;
+
+pub use discover::{Discovery, SkipReason, SkippedFile, discover};
+pub use header::{FrameGeometry, InstanceHeader, MrTiming};
+
+use std::path::PathBuf;
+
+/// Errors from reading one DICOM file or decoding its pixels.
+#[derive(Debug, thiserror::Error)]
+pub enum DicomError {
+    #[error("could not read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not parse {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: missing required attribute {attribute}")]
+    MissingAttribute {
+        path: PathBuf,
+        attribute: &'static str,
+    },
+    #[error("{path}: invalid {attribute} {value:?}: {why}")]
+    InvalidAttribute {
+        path: PathBuf,
+        attribute: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("{path}: transfer syntax {name} ({uid}) cannot be decoded by this build{hint}")]
+    UnsupportedTransferSyntax {
+        path: PathBuf,
+        uid: String,
+        name: String,
+        hint: &'static str,
+    },
+    #[error("could not decode pixel data of {path}: {message}")]
+    Decode { path: PathBuf, message: String },
+    #[error("internal error in the DICOM decoder while reading {path}: {message}")]
+    Panic { path: PathBuf, message: String },
+}
+
+/// Formats an error and its `source()` chain on one line, `a: b: c`.
+///
+/// dicom-rs errors carry backtraces; `{:?}` would print them (and this machine sets
+/// `RUST_BACKTRACE=1`), so we only ever show `Display` output.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let msg = s.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Runs `f`, turning a panic inside a third-party decoder into an error value so that
+/// one hostile file cannot abort a cohort run.
+pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string())
+    })
+}

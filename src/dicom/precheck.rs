@@ -1,0 +1,333 @@
+//! A bounds check of every element length in a Part-10 file, done before dicom-rs
+//! parses it.
+//!
+//! dicom-rs allocates (and zero-fills) an element's stated length before reading its
+//! value, so a lying length field (a 3.7 GB value in a 40 KB file) costs gigabytes of
+//! memory and tens of seconds. This walker reads only element headers and seeks over
+//! values, so it costs a few kilobytes of I/O, and rejects any element whose stated
+//! length runs past the end of the file or of its enclosing sequence item.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+const ITEM: (u16, u16) = (0xFFFE, 0xE000);
+const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
+const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
+const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
+/// Real data sets nest sequences a handful of levels deep.
+const MAX_DEPTH: usize = 32;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    ExplicitLe,
+    ImplicitLe,
+    ExplicitBe,
+}
+
+struct Walker<R> {
+    r: R,
+    pos: u64,
+    len: u64,
+}
+
+type Check<T> = Result<T, String>;
+
+impl<R: Read + Seek> Walker<R> {
+    fn bytes<const N: usize>(&mut self) -> Check<[u8; N]> {
+        let mut b = [0u8; N];
+        self.r
+            .read_exact(&mut b)
+            .map_err(|_| format!("file ends inside an element header at byte {}", self.pos))?;
+        self.pos += N as u64;
+        Ok(b)
+    }
+
+    fn u16(&mut self, be: bool) -> Check<u16> {
+        let b = self.bytes::<2>()?;
+        Ok(if be {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    }
+
+    fn u32(&mut self, be: bool) -> Check<u32> {
+        let b = self.bytes::<4>()?;
+        Ok(if be {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    }
+
+    fn skip(&mut self, n: u64) -> Check<()> {
+        self.r
+            .seek(SeekFrom::Current(n as i64))
+            .map_err(|e| e.to_string())?;
+        self.pos += n;
+        Ok(())
+    }
+
+    /// Reads one element header: tag, explicit VR (if any) and length.
+    fn header(&mut self, enc: Encoding) -> Check<((u16, u16), Option<[u8; 2]>, u32)> {
+        let be = enc == Encoding::ExplicitBe;
+        let group = self.u16(be)?;
+        // Item and delimiter tags are always little endian in LE syntaxes, and have no VR.
+        let element = self.u16(be)?;
+        let tag = (group, element);
+        if group == 0xFFFE || enc == Encoding::ImplicitLe {
+            return Ok((tag, None, self.u32(be)?));
+        }
+        let vr = self.bytes::<2>()?;
+        let long = matches!(
+            &vr,
+            b"OB"
+                | b"OD"
+                | b"OF"
+                | b"OL"
+                | b"OV"
+                | b"OW"
+                | b"SQ"
+                | b"SV"
+                | b"UC"
+                | b"UN"
+                | b"UR"
+                | b"UT"
+                | b"UV"
+        );
+        let length = if long {
+            self.skip(2)?;
+            self.u32(be)?
+        } else {
+            self.u16(be)? as u32
+        };
+        Ok((tag, Some(vr), length))
+    }
+
+    fn check_len(&self, tag: (u16, u16), length: u32, end: u64) -> Check<()> {
+        if self.pos + length as u64 > end {
+            return Err(format!(
+                "element ({:04X},{:04X}) claims {length} bytes but only {} remain{}",
+                tag.0,
+                tag.1,
+                end.saturating_sub(self.pos),
+                if end < self.len {
+                    " in its sequence item"
+                } else {
+                    " in the file"
+                }
+            ));
+        }
+        Ok(())
+    }
+
+    /// Walks elements until `end` (or a delimiter when `end` is undefined); returns when
+    /// top-level PixelData is reached.
+    fn elements(&mut self, enc: Encoding, end: u64, depth: usize, stop: (u16, u16)) -> Check<()> {
+        if depth > MAX_DEPTH {
+            return Err(format!("sequences nested more than {MAX_DEPTH} deep"));
+        }
+        while self.pos < end {
+            let (tag, vr, length) = self.header(enc)?;
+            if tag == stop {
+                return Ok(());
+            }
+            if depth == 0 && tag == PIXEL_DATA {
+                if length != UNDEFINED {
+                    self.check_len(tag, length, end)?;
+                }
+                return Ok(());
+            }
+            let is_sq = vr.as_ref() == Some(b"SQ") || (length == UNDEFINED && tag.0 != 0xFFFE);
+            if length == UNDEFINED {
+                if !is_sq && vr.is_some() && vr.as_ref() != Some(b"UN") {
+                    return Err(format!(
+                        "element ({:04X},{:04X}) has undefined length but is not a sequence",
+                        tag.0, tag.1
+                    ));
+                }
+                self.items(enc, end, depth + 1, None)?;
+            } else {
+                self.check_len(tag, length, end)?;
+                if is_sq && length > 0 {
+                    let item_end = self.pos + length as u64;
+                    self.items(enc, item_end, depth + 1, Some(item_end))?;
+                } else {
+                    self.skip(length as u64)?;
+                }
+            }
+        }
+        if end != u64::MAX && self.pos != end {
+            return Err(format!(
+                "element lengths overrun their sequence item by {} bytes",
+                self.pos - end
+            ));
+        }
+        Ok(())
+    }
+
+    /// Walks the items of a sequence. `defined_end` is set for defined-length sequences.
+    fn items(
+        &mut self,
+        enc: Encoding,
+        outer_end: u64,
+        depth: usize,
+        defined_end: Option<u64>,
+    ) -> Check<()> {
+        let end = defined_end.unwrap_or(outer_end);
+        loop {
+            if defined_end.is_some() && self.pos >= end {
+                return Ok(());
+            }
+            if self.pos >= self.len {
+                return Err(
+                    "file ends inside an undefined-length sequence (no sequence delimiter)".into(),
+                );
+            }
+            let (tag, _, length) = self.header(enc)?;
+            match tag {
+                SEQUENCE_END => return Ok(()),
+                ITEM if length == UNDEFINED => {
+                    self.elements(enc, end.min(self.len), depth, ITEM_END)?
+                }
+                ITEM => {
+                    self.check_len(tag, length, end)?;
+                    let item_end = self.pos + length as u64;
+                    self.elements(enc, item_end, depth, ITEM_END)?;
+                }
+                _ => {
+                    return Err(format!(
+                        "unexpected element ({:04X},{:04X}) inside a sequence",
+                        tag.0, tag.1
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Checks that no element length in the file overruns the file. `data_start` is the
+/// offset of the file meta group (132 with a preamble, 4 without).
+pub fn check_lengths(path: &Path, data_start: u64) -> Result<(), String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut w = Walker {
+        r: BufReader::with_capacity(16 * 1024, file),
+        pos: 0,
+        len,
+    };
+    w.skip(data_start)?;
+    // File meta: explicit VR little endian; its group length bounds it, but we walk
+    // element by element to find the transfer syntax.
+    let mut ts = String::new();
+    loop {
+        let start = w.pos;
+        if start + 4 > len {
+            break;
+        }
+        let group = w.u16(false)?;
+        w.r.seek(SeekFrom::Current(-2)).map_err(|e| e.to_string())?;
+        w.pos -= 2;
+        if group != 0x0002 {
+            break;
+        }
+        let (tag, _, length) = w.header(Encoding::ExplicitLe)?;
+        if length == UNDEFINED {
+            return Err("file meta element with undefined length".into());
+        }
+        w.check_len(tag, length, len)?;
+        if tag == (0x0002, 0x0010) {
+            let mut v = vec![0u8; length as usize];
+            w.r.read_exact(&mut v).map_err(|e| e.to_string())?;
+            w.pos += length as u64;
+            ts = String::from_utf8_lossy(&v)
+                .trim_end_matches(['\0', ' '])
+                .to_string();
+        } else {
+            w.skip(length as u64)?;
+        }
+    }
+    let enc = match ts.as_str() {
+        "1.2.840.10008.1.2" => Encoding::ImplicitLe,
+        "1.2.840.10008.1.2.2" => Encoding::ExplicitBe,
+        // Deflated data sets are compressed: their lengths cannot be walked here.
+        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => return Ok(()),
+        _ => Encoding::ExplicitLe,
+    };
+    w.elements(enc, len, 0, (0xFFFF, 0xFFFF))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn explicit_le(tag: (u16, u16), vr: &[u8; 2], value: &[u8], stated: Option<u32>) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&tag.0.to_le_bytes());
+        v.extend_from_slice(&tag.1.to_le_bytes());
+        v.extend_from_slice(vr);
+        let len = stated.unwrap_or(value.len() as u32);
+        if matches!(vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT") {
+            v.extend_from_slice(&[0, 0]);
+            v.extend_from_slice(&len.to_le_bytes());
+        } else {
+            v.extend_from_slice(&(len as u16).to_le_bytes());
+        }
+        v.extend_from_slice(value);
+        v
+    }
+
+    fn file(body: &[u8]) -> tempfile::NamedTempFile {
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        bytes.extend(explicit_le(
+            (0x0002, 0x0010),
+            b"UI",
+            b"1.2.840.10008.1.2.1\0",
+            None,
+        ));
+        bytes.extend_from_slice(body);
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), bytes).unwrap();
+        f
+    }
+
+    #[test]
+    fn accepts_consistent_lengths_and_stops_at_pixel_data() {
+        let mut body = explicit_le((0x0008, 0x0060), b"CS", b"MR", None);
+        // An undefined-length sequence with one undefined-length item.
+        body.extend(explicit_le((0x0008, 0x1140), b"SQ", &[], Some(UNDEFINED)));
+        body.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        body.extend(explicit_le((0x0008, 0x1150), b"UI", b"1.2\0", None));
+        body.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        body.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        body.extend(explicit_le((0x7FE0, 0x0010), b"OW", &[1, 0, 2, 0], None));
+        let f = file(&body);
+        check_lengths(f.path(), 132).unwrap();
+    }
+
+    #[test]
+    fn rejects_lying_lengths() {
+        let body = explicit_le((0x0008, 0x0008), b"UN", b"abc", Some(4_000_000_000));
+        let err = check_lengths(file(&body).path(), 132).unwrap_err();
+        assert!(err.contains("claims 4000000000 bytes"), "{err}");
+        let body = explicit_le((0x7FE0, 0x0010), b"OW", &[0; 8], Some(1 << 30));
+        assert!(check_lengths(file(&body).path(), 132).is_err());
+    }
+
+    #[test]
+    fn rejects_unterminated_and_deep_sequences() {
+        let mut body = explicit_le((0x0008, 0x1140), b"SQ", &[], Some(UNDEFINED));
+        body.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert!(check_lengths(file(&body).path(), 132).is_err());
+        let mut deep = Vec::new();
+        for _ in 0..40 {
+            deep.extend(explicit_le((0x0008, 0x1140), b"SQ", &[], Some(UNDEFINED)));
+            deep.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        }
+        let err = check_lengths(file(&deep).path(), 132).unwrap_err();
+        assert!(err.contains("nested"), "{err}");
+    }
+}

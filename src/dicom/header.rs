@@ -263,19 +263,28 @@ pub fn open_part10(
         path: path.to_path_buf(),
         message,
     };
-    super::precheck::check_lengths(path, if has_preamble { 132 } else { 4 }).map_err(parse_err)?;
+    let data_end = super::precheck::check_lengths(path, if has_preamble { 132 } else { 4 })
+        .map_err(parse_err)?;
     let preamble = if has_preamble {
         ReadPreamble::Always
     } else {
         ReadPreamble::Never
     };
+    let file = std::fs::File::open(path).map_err(|source| DicomError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Only the checked bytes go to the parser: some writers leave padding or junk after
+    // the pixel data (e.g. megabytes of zeros) that is not part of the image.
+    let reader = std::io::BufReader::new(std::io::Read::take(file, data_end));
     let opened = super::catch_panic(|| {
         let options = OpenFileOptions::new().read_preamble(preamble);
-        if header_only {
-            options.read_until(tags::PIXEL_DATA).open_file(path)
+        let options = if header_only {
+            options.read_until(tags::PIXEL_DATA)
         } else {
-            options.open_file(path)
-        }
+            options
+        };
+        options.from_reader(reader)
     })
     .map_err(|message| DicomError::Panic {
         path: path.to_path_buf(),

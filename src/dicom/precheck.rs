@@ -123,22 +123,31 @@ impl<R: Read + Seek> Walker<R> {
         Ok(())
     }
 
-    /// Walks elements until `end` (or a delimiter when `end` is undefined); returns when
-    /// top-level PixelData is reached.
-    fn elements(&mut self, enc: Encoding, end: u64, depth: usize, stop: (u16, u16)) -> Check<()> {
+    /// Walks elements until `end` or the `stop` delimiter. At top level, returns the
+    /// offset just past the PixelData element when there is one.
+    fn elements(
+        &mut self,
+        enc: Encoding,
+        end: u64,
+        depth: usize,
+        stop: (u16, u16),
+    ) -> Check<Option<u64>> {
         if depth > MAX_DEPTH {
             return Err(format!("sequences nested more than {MAX_DEPTH} deep"));
         }
         while self.pos < end {
             let (tag, vr, length) = self.header(enc)?;
             if tag == stop {
-                return Ok(());
+                return Ok(None);
             }
             if depth == 0 && tag == PIXEL_DATA {
-                if length != UNDEFINED {
+                if length == UNDEFINED {
+                    self.fragments(enc)?;
+                } else {
                     self.check_len(tag, length, end)?;
+                    self.skip(length as u64)?;
                 }
-                return Ok(());
+                return Ok(Some(self.pos));
             }
             let is_sq = vr.as_ref() == Some(b"SQ") || (length == UNDEFINED && tag.0 != 0xFFFE);
             if length == UNDEFINED {
@@ -159,13 +168,33 @@ impl<R: Read + Seek> Walker<R> {
                 }
             }
         }
-        if end != u64::MAX && self.pos != end {
+        if self.pos != end {
             return Err(format!(
                 "element lengths overrun their sequence item by {} bytes",
                 self.pos - end
             ));
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// Walks the fragments of encapsulated pixel data up to its sequence delimiter.
+    fn fragments(&mut self, enc: Encoding) -> Check<()> {
+        loop {
+            let (tag, _, length) = self.header(enc)?;
+            match tag {
+                SEQUENCE_END => return Ok(()),
+                ITEM if length != UNDEFINED => {
+                    self.check_len(tag, length, self.len)?;
+                    self.skip(length as u64)?;
+                }
+                _ => {
+                    return Err(format!(
+                        "unexpected element ({:04X},{:04X}) among the pixel data fragments",
+                        tag.0, tag.1
+                    ));
+                }
+            }
+        }
     }
 
     /// Walks the items of a sequence. `defined_end` is set for defined-length sequences.
@@ -190,7 +219,7 @@ impl<R: Read + Seek> Walker<R> {
             match tag {
                 SEQUENCE_END => return Ok(()),
                 ITEM if length == UNDEFINED => {
-                    self.elements(enc, end.min(self.len), depth, ITEM_END)?
+                    self.elements(enc, end.min(self.len), depth, ITEM_END)?;
                 }
                 ITEM => {
                     self.check_len(tag, length, end)?;
@@ -209,8 +238,10 @@ impl<R: Read + Seek> Walker<R> {
 }
 
 /// Checks that no element length in the file overruns the file. `data_start` is the
-/// offset of the file meta group (132 with a preamble, 4 without).
-pub fn check_lengths(path: &Path, data_start: u64) -> Result<(), String> {
+/// offset of the file meta group (132 with a preamble, 4 without). Returns the offset
+/// where the data set ends: just past the top-level PixelData when there is one (bytes
+/// after it are padding or junk), the file length otherwise.
+pub fn check_lengths(path: &Path, data_start: u64) -> Result<u64, String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let mut w = Walker {
@@ -253,10 +284,10 @@ pub fn check_lengths(path: &Path, data_start: u64) -> Result<(), String> {
         "1.2.840.10008.1.2" => Encoding::ImplicitLe,
         "1.2.840.10008.1.2.2" => Encoding::ExplicitBe,
         // Deflated data sets are compressed: their lengths cannot be walked here.
-        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => return Ok(()),
+        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => return Ok(len),
         _ => Encoding::ExplicitLe,
     };
-    w.elements(enc, len, 0, (0xFFFF, 0xFFFF))
+    Ok(w.elements(enc, len, 0, (0xFFFF, 0xFFFF))?.unwrap_or(len))
 }
 
 #[cfg(test)]
@@ -305,7 +336,14 @@ mod tests {
         body.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
         body.extend(explicit_le((0x7FE0, 0x0010), b"OW", &[1, 0, 2, 0], None));
         let f = file(&body);
-        check_lengths(f.path(), 132).unwrap();
+        let end = check_lengths(f.path(), 132).unwrap();
+        // Trailing junk after the pixel data is not part of the data set.
+        let len = std::fs::metadata(f.path()).unwrap().len();
+        assert_eq!(end, len);
+        let mut with_junk = std::fs::read(f.path()).unwrap();
+        with_junk.extend_from_slice(&[0u8; 100]);
+        std::fs::write(f.path(), with_junk).unwrap();
+        assert_eq!(check_lengths(f.path(), 132).unwrap(), len);
     }
 
     #[test]

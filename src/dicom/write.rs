@@ -194,7 +194,14 @@ pub fn write_series(
     (0..n)
         .into_par_iter()
         .map(|k| {
-            let sop_uid = derived_uid(&["foramen-sop", &spec.series_instance_uid, &k.to_string()]);
+            // Position in the key: two stacks written under one series UID stay distinct.
+            let position = format!("{:?}", volume.geometry.slice_origin_mm(k));
+            let sop_uid = derived_uid(&[
+                "foramen-sop",
+                &spec.series_instance_uid,
+                &k.to_string(),
+                &position,
+            ]);
             let obj = slice_object(volume, spec, &enc, k, instance_numbers[k], &sop_uid);
             let name = match spec.naming {
                 FileNaming::Numbered => format!("IM{:04}.dcm", k + 1),

@@ -12,7 +12,7 @@ use foramen::dicom::DicomError;
 use foramen::dicom::pixels::{decode_frames, decode_stored_values};
 use serde_json::Value;
 
-fn series_with<'a>(json: &'a Value, pred: impl Fn(&Value) -> bool) -> Vec<&'a Value> {
+fn series_with(json: &Value, pred: impl Fn(&Value) -> bool) -> Vec<&Value> {
     json["series"]
         .as_array()
         .unwrap()

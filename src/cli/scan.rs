@@ -40,7 +40,10 @@ struct Tool {
 }
 
 pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
-    super::check_inputs(&args.paths)?;
+    if let Err(e) = super::check_inputs(&args.paths) {
+        eprintln!("foramen: {e}");
+        return Ok(exit::USAGE);
+    }
     let pb = ctx.progress("reading headers");
     let found: Discovery = discover(&args.paths, &|| pb.inc(1));
     pb.finish_and_clear();

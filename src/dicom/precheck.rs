@@ -33,6 +33,8 @@ struct Walker<R> {
 }
 
 type Check<T> = Result<T, String>;
+/// Tag, explicit VR (if any) and stated length.
+type ElementHeader = ((u16, u16), Option<[u8; 2]>, u32);
 
 impl<R: Read + Seek> Walker<R> {
     fn bytes<const N: usize>(&mut self) -> Check<[u8; N]> {
@@ -71,7 +73,7 @@ impl<R: Read + Seek> Walker<R> {
     }
 
     /// Reads one element header: tag, explicit VR (if any) and length.
-    fn header(&mut self, enc: Encoding) -> Check<((u16, u16), Option<[u8; 2]>, u32)> {
+    fn header(&mut self, enc: Encoding) -> Check<ElementHeader> {
         let be = enc == Encoding::ExplicitBe;
         let group = self.u16(be)?;
         // Item and delimiter tags are always little endian in LE syntaxes, and have no VR.

@@ -19,7 +19,11 @@
 
 pub mod atomic_file;
 pub mod dicom;
+pub mod measure;
+pub mod report;
+pub mod selection;
 pub mod series;
+pub mod spine;
 pub mod volume;
 
 /// The sentence every report, image and DICOM object carries.

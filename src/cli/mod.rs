@@ -1,6 +1,7 @@
 //! Command-line interface. Parses arguments, sets up logging and threads, calls the
 //! library, and prints results. Computes nothing itself.
 
+mod measure;
 mod scan;
 
 use std::io::IsTerminal;
@@ -17,6 +18,10 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// Invalid command line (clap uses 2 as well).
     pub const USAGE: u8 = 2;
+    /// DICOM was read but no series is suitable for measurement.
+    pub const NOTHING_MEASURABLE: u8 = 3;
+    /// Every series selected for measurement failed.
+    pub const FAILED_ALL: u8 = 4;
 }
 
 #[derive(Parser, Debug)]
@@ -45,6 +50,9 @@ enum Command {
     /// List the DICOM series under the given files or folders, and whether each one can
     /// be used for foramen measurement.
     Scan(scan::ScanArgs),
+    /// Find the lumbar levels (L1-L2 .. L5-S1) in each study's best series and write
+    /// report.json and QC images to --out.
+    Measure(measure::MeasureArgs),
 }
 
 /// Global options every subcommand sees.
@@ -124,6 +132,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
+        Command::Measure(args) => measure::run(&ctx, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,81 @@
+//! `foramen measure`: levels (and, later, foramina) for every study in the input.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use foramen::measure::{MeasureOptions, measure, qc_dir};
+use foramen::report::{Status, write_json};
+
+use super::{Context, exit};
+
+#[derive(clap::Args, Debug)]
+pub struct MeasureArgs {
+    /// DICOM files or folders (recursively; any file names; several studies allowed).
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// Output folder for report.json and qc/ images (created if needed).
+    #[arg(long, short, value_name = "DIR")]
+    out: PathBuf,
+    /// Measure this SeriesInstanceUID instead of the preferred series of its study.
+    #[arg(long, value_name = "UID")]
+    series: Option<String>,
+    /// Do not write QC images.
+    #[arg(long)]
+    no_qc: bool,
+}
+
+pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
+    if let Err(e) = super::check_inputs(&args.inputs) {
+        eprintln!("foramen: {e}");
+        return Ok(exit::USAGE);
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating output folder {}", args.out.display()))?;
+    let opts = MeasureOptions {
+        series: args.series.clone(),
+        qc_dir: (!args.no_qc).then(|| qc_dir(&args.out)),
+    };
+    let pb = ctx.progress("reading headers");
+    let (report, instances) = measure(&args.inputs, &opts, &|| pb.inc(1));
+    pb.finish_and_clear();
+    write_json(&report, &args.out)
+        .with_context(|| format!("writing {}", args.out.join("report.json").display()))?;
+    let measured = report
+        .series
+        .iter()
+        .filter(|s| s.status == Status::Measured)
+        .count();
+    let failed: Vec<_> = report
+        .series
+        .iter()
+        .filter(|s| s.status == Status::Failed)
+        .collect();
+    for s in &failed {
+        eprintln!(
+            "foramen: series {} failed: {}",
+            s.series_instance_uid,
+            s.reason.as_deref().unwrap_or("unknown")
+        );
+    }
+    for sel in &report.studies {
+        tracing::info!("study {}: {}", sel.study_instance_uid, sel.summary);
+    }
+    if !ctx.quiet {
+        eprintln!(
+            "foramen: {} studies, {} series measured, {} failed; report in {}",
+            report.studies.len(),
+            measured,
+            failed.len(),
+            args.out.join("report.json").display()
+        );
+    }
+    Ok(if instances == 0 {
+        exit::FAILURE
+    } else if measured > 0 {
+        exit::OK
+    } else if !failed.is_empty() {
+        exit::FAILED_ALL
+    } else {
+        exit::NOTHING_MEASURABLE
+    })
+}

@@ -1,0 +1,213 @@
+//! The `measure` pipeline: discovery → series selection → volume → localisation →
+//! report entries. Writes nothing but the QC images it is asked for; the caller writes
+//! the report.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::dicom::discover;
+use crate::report::{
+    DiscEntry, LevelEntry, Report, SeriesEntry, SkippedEntry, Status, Tool, VertebraEntry,
+};
+use crate::selection::{StudySelection, select};
+use crate::series::{Series, Weighting, group_series};
+use crate::spine::discs::DiscContrast;
+use crate::spine::levels::{LUMBAR_LEVELS, LocalizeError, SpineModel, localize};
+use crate::volume::{Modality, assemble};
+
+#[derive(Debug, Clone, Default)]
+pub struct MeasureOptions {
+    /// Measure this series instead of the preferred one.
+    pub series: Option<String>,
+    /// Folder for QC images (`None`: no images).
+    pub qc_dir: Option<PathBuf>,
+}
+
+/// Why foramen fields are empty until segmentation exists.
+const NOT_YET: &str = "foramen segmentation is not implemented in this version";
+
+/// Localises with the disc contrast the series' modality and weighting imply (the
+/// opposite one is also tried on MR, see [`localize`]).
+pub fn localize_auto(
+    volume: &crate::volume::Volume,
+    weighting: Option<Weighting>,
+) -> Result<(SpineModel, Option<String>), LocalizeError> {
+    let expected = match (volume.modality, weighting) {
+        (Modality::MR, Some(Weighting::T2 | Weighting::STIR)) => DiscContrast::Brighter,
+        _ => DiscContrast::Darker,
+    };
+    localize(volume, expected)
+}
+
+fn level_entries(model: Option<&SpineModel>) -> Vec<LevelEntry> {
+    let mut out = Vec::with_capacity(10);
+    for level in LUMBAR_LEVELS {
+        let found = model.is_some_and(|m| m.localization.discs.iter().any(|d| d.level == level));
+        for side in ["left", "right"] {
+            out.push(LevelEntry {
+                level: level.to_string(),
+                side,
+                min_area_mm2: None,
+                height_mm: None,
+                width_mm: None,
+                posterior_disc_height_mm: None,
+                grade: "indeterminate",
+                flagged: false,
+                confidence: 0.0,
+                slice_areas_mm2: Vec::new(),
+                reason: Some(if found {
+                    NOT_YET.to_string()
+                } else {
+                    "level not found in the field of view".to_string()
+                }),
+            });
+        }
+    }
+    out
+}
+
+/// Measures one selected series; never panics on bad input (errors become `failed`).
+pub fn measure_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
+    let start = Instant::now();
+    let mut entry = SeriesEntry::new(series, Status::Measured, None);
+    let fail = |mut e: SeriesEntry, reason: String| {
+        e.status = Status::Failed;
+        e.reason = Some(reason);
+        e.levels = level_entries(None);
+        e
+    };
+    let (Some(plan), Some(modality)) = (&series.plan, series.modality_kind()) else {
+        return fail(
+            entry,
+            series
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no usable slice stack".into()),
+        );
+    };
+    let volume = match assemble(plan, modality) {
+        Ok(v) => v,
+        Err(e) => return fail(entry, format!("could not load the volume: {}", e.message())),
+    };
+    let (model, contrast_warning) = match localize_auto(&volume, series.weighting) {
+        Ok(m) => m,
+        Err(e) => return fail(entry, format!("levels could not be found: {e}")),
+    };
+    let loc = &model.localization;
+    entry.discs = loc
+        .discs
+        .iter()
+        .map(|d| DiscEntry {
+            level: d.level.clone(),
+            center_mm: d.center_mm.map(|v| (v * 100.0).round() / 100.0),
+            confidence: d.confidence,
+            tilt_deg: (d.tilt_deg * 10.0).round() / 10.0,
+            height_mm: d.height_mm.map(|h| (h * 10.0).round() / 10.0),
+        })
+        .collect();
+    entry.vertebrae = loc
+        .vertebrae
+        .iter()
+        .map(|v| VertebraEntry {
+            name: v.name.clone(),
+            center_mm: v.center_mm.map(|x| (x * 100.0).round() / 100.0),
+        })
+        .collect();
+    entry.lumbar_count = loc.lumbar_count;
+    entry.labeling_warnings = loc.labeling_warnings.clone();
+    if let Some(w) = contrast_warning {
+        entry.labeling_warnings.push(w);
+    }
+    if series.weighting == Some(Weighting::T2) {
+        entry.labeling_warnings.push(
+            "T2-weighted series used (no usable sagittal T1): foraminal fat is less conspicuous"
+                .into(),
+        );
+    }
+    entry.midline_x_mm = Some((loc.midline_x_mm * 100.0).round() / 100.0);
+    entry.levels = level_entries(Some(&model));
+    if let Some(dir) = &opts.qc_dir {
+        let name = format!(
+            "{}_midsagittal.png",
+            crate::report::file_stem(&series.series_instance_uid)
+        );
+        let caption = format!(
+            "{} #{} {} | midline x {:.1} mm",
+            series.modality,
+            series.series_number.map_or("-".into(), |n| n.to_string()),
+            series.series_description,
+            loc.midline_x_mm
+        );
+        let img = crate::report::qc::midsagittal_image(&model, &caption);
+        match crate::report::qc::write_png(&img, &dir.join(&name)) {
+            Ok(()) => entry.qc_images.push(format!("qc/{name}")),
+            Err(e) => entry
+                .labeling_warnings
+                .push(format!("QC image not written: {e}")),
+        }
+    }
+    entry.processing_ms = Some(start.elapsed().as_millis() as u64);
+    entry
+}
+
+/// Runs the whole pipeline over `inputs`.
+pub fn measure(
+    inputs: &[PathBuf],
+    opts: &MeasureOptions,
+    on_file: &(dyn Fn() + Sync),
+) -> (Report, usize) {
+    let found = discover(inputs, on_file);
+    let instances = found.instances.len();
+    let series = group_series(found.instances);
+    let selections: Vec<StudySelection> = select(&series, opts.series.as_deref());
+    let chosen: Vec<&Series> = selections
+        .iter()
+        .filter_map(|sel| sel.selected_series.as_ref())
+        .filter_map(|uid| series.iter().find(|s| &s.series_instance_uid == uid))
+        .collect();
+    let measured: Vec<SeriesEntry> = chosen.par_iter().map(|s| measure_series(s, opts)).collect();
+    let mut entries: Vec<SeriesEntry> = Vec::with_capacity(series.len());
+    for s in &series {
+        if let Some(m) = measured.iter().find(|m| {
+            m.series_instance_uid == s.series_instance_uid
+                && m.study_instance_uid == s.study_instance_uid
+        }) {
+            entries.push(m.clone());
+            continue;
+        }
+        let reason = selections
+            .iter()
+            .flat_map(|sel| {
+                sel.choices
+                    .iter()
+                    .filter(|_| sel.study_instance_uid == s.study_instance_uid)
+            })
+            .find(|c| c.series_instance_uid == s.series_instance_uid)
+            .map(|c| c.reason.clone());
+        entries.push(SeriesEntry::new(s, Status::Skipped, reason));
+    }
+    let skipped_files = found
+        .skipped
+        .iter()
+        .map(|f| SkippedEntry {
+            path: f.path.display().to_string(),
+            reason: f.reason.to_string(),
+        })
+        .collect();
+    let report = Report {
+        schema: crate::report::SCHEMA,
+        tool: Tool::default(),
+        disclaimer: crate::DISCLAIMER,
+        studies: selections,
+        series: entries,
+        skipped_files,
+    };
+    (report, instances)
+}
+
+/// Output folder layout.
+pub fn qc_dir(out: &Path) -> PathBuf {
+    out.join("qc")
+}

@@ -1,0 +1,182 @@
+//! The measurement report: the data model of `report.json` (contract in
+//! ../shared/domain.md and docs/report.md) and the files written for it.
+
+pub mod qc;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::selection::StudySelection;
+use crate::volume::Vec3;
+
+/// Version of the report layout; bumped when a field is renamed or removed.
+pub const SCHEMA: &str = "foramen.report/1";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: "foramen",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Measured,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscEntry {
+    pub level: String,
+    pub center_mm: Vec3,
+    pub confidence: f64,
+    pub tilt_deg: f64,
+    pub height_mm: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VertebraEntry {
+    pub name: String,
+    pub center_mm: Vec3,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SliceArea {
+    pub slice_position_mm: f64,
+    pub area_mm2: f64,
+}
+
+/// One level and side.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelEntry {
+    pub level: String,
+    pub side: &'static str,
+    pub min_area_mm2: Option<f64>,
+    pub height_mm: Option<f64>,
+    pub width_mm: Option<f64>,
+    pub posterior_disc_height_mm: Option<f64>,
+    pub grade: &'static str,
+    pub flagged: bool,
+    pub confidence: f64,
+    pub slice_areas_mm2: Vec<SliceArea>,
+    /// Why the foramen was not measured (when `min_area_mm2` is null).
+    pub reason: Option<String>,
+}
+
+/// One series of the input, measured or not.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesEntry {
+    pub study_instance_uid: String,
+    pub series_instance_uid: String,
+    pub series_number: Option<i64>,
+    pub series_description: String,
+    pub modality: String,
+    pub weighting: Option<String>,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub num_instances: usize,
+    pub discs: Vec<DiscEntry>,
+    pub vertebrae: Vec<VertebraEntry>,
+    pub lumbar_count: Option<u8>,
+    pub labeling_warnings: Vec<String>,
+    pub midline_x_mm: Option<f64>,
+    pub levels: Vec<LevelEntry>,
+    /// Files written for this series, relative to the output folder.
+    pub qc_images: Vec<String>,
+    pub processing_ms: Option<u64>,
+}
+
+impl SeriesEntry {
+    pub fn new(
+        series: &crate::series::Series,
+        status: Status,
+        reason: Option<String>,
+    ) -> SeriesEntry {
+        SeriesEntry {
+            study_instance_uid: series.study_instance_uid.clone(),
+            series_instance_uid: series.series_instance_uid.clone(),
+            series_number: series.series_number,
+            series_description: series.series_description.clone(),
+            modality: series.modality.clone(),
+            weighting: series.weighting.map(|w| w.as_str().to_string()),
+            status,
+            reason,
+            num_instances: series.num_instances,
+            discs: Vec::new(),
+            vertebrae: Vec::new(),
+            lumbar_count: None,
+            labeling_warnings: Vec::new(),
+            midline_x_mm: None,
+            levels: Vec::new(),
+            qc_images: Vec::new(),
+            processing_ms: None,
+        }
+    }
+}
+
+/// A file that was not DICOM or could not be read.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedEntry {
+    pub path: String,
+    pub reason: String,
+}
+
+/// `report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub tool: Tool,
+    pub disclaimer: &'static str,
+    pub studies: Vec<StudySelection>,
+    pub series: Vec<SeriesEntry>,
+    pub skipped_files: Vec<SkippedEntry>,
+}
+
+/// Writes `report.json` into `dir` atomically.
+pub fn write_json(report: &Report, dir: &Path) -> std::io::Result<()> {
+    crate::atomic_file::write_atomic(&dir.join("report.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
+}
+
+/// A safe file-name stem for a series (UIDs are digits and dots; anything else is
+/// replaced so a hostile UID cannot escape the output folder).
+pub fn file_stem(series_uid: &str) -> String {
+    let s: String = series_uid
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    let s = s.trim_matches('.').to_string();
+    if s.is_empty() { "series".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_cannot_escape() {
+        assert_eq!(file_stem("1.2.3"), "1.2.3");
+        assert_eq!(file_stem("../../etc/x"), "_.._etc_x");
+        assert_eq!(file_stem(".."), "series");
+    }
+}

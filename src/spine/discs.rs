@@ -1,0 +1,445 @@
+//! Intervertebral disc detection on a canonical sagittal stack.
+//!
+//! A disc is a flat band (6-15 mm thick, 30-50 mm long) between two vertebral bodies:
+//! darker than marrow on T1 and CT, brighter on T2. Across the band the image has a
+//! strong curvature, along it almost none, so the Hessian's dominant eigenvalue (scaled
+//! by σ², Lindeberg's normalised derivatives) responds to discs at any tilt, and its
+//! eigenvector gives the disc normal, i.e. the local direction of the spine. Candidates
+//! are the local maxima of that response averaged over the planes; the spine is the best
+//! chain of candidates with vertebra-like spacing along their normals (dynamic programming).
+
+use ndarray::{Array2, Axis, s};
+use rayon::prelude::*;
+
+use super::canonical::CanonicalStack;
+use super::filters::{eigen_sym2, gaussian_blur, hessian, percentile};
+
+/// Whether discs are darker or brighter than the vertebral bodies around them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscContrast {
+    /// T1, PD, CT.
+    Darker,
+    /// T2.
+    Brighter,
+}
+
+/// A disc candidate on the composite response image (canonical pixels).
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate {
+    pub r: f64,
+    pub c: f64,
+    /// Unit normal (r, c), pointing down (toward the feet).
+    pub normal: [f64; 2],
+    pub response: f64,
+}
+
+/// Tunables, all in millimetres or relative units (never pixels).
+#[derive(Debug, Clone)]
+pub struct DiscParams {
+    /// Hessian scales (mm): a band of thickness t responds most at σ ≈ t/(2√3).
+    pub scales_mm: Vec<f64>,
+    /// Window for local intensity normalisation (bias field), mm.
+    pub bias_sigma_mm: f64,
+    /// Non-maximum suppression radius, mm.
+    pub nms_radius_mm: f64,
+    /// Disc normals must lie within this angle of the head-feet axis.
+    pub max_tilt_deg: f64,
+    /// Spacing between consecutive disc centres (one body plus one disc), mm.
+    pub min_step_mm: f64,
+    pub max_step_mm: f64,
+    /// Largest angle between the step to the next disc and either disc's normal.
+    pub max_step_angle_deg: f64,
+    /// Largest ratio between consecutive steps.
+    pub max_step_ratio: f64,
+}
+
+impl Default for DiscParams {
+    fn default() -> Self {
+        DiscParams {
+            scales_mm: vec![2.5, 3.5, 5.0],
+            bias_sigma_mm: 25.0,
+            nms_radius_mm: 12.0,
+            max_tilt_deg: 60.0,
+            min_step_mm: 18.0,
+            max_step_mm: 58.0,
+            max_step_angle_deg: 35.0,
+            max_step_ratio: 1.5,
+        }
+    }
+}
+
+/// Divides an image by its local mean over tissue (a Gaussian window of `sigma_px`),
+/// removing smooth bias fields; air (below `air`) and missing pixels become 0.
+/// The local mean is computed on a 4× coarser grid (a bias field is smooth).
+pub fn normalise_bias(img: &Array2<f32>, air: f32, sigma_px: f64) -> Array2<f32> {
+    let (h, w) = img.dim();
+    let f = 4usize;
+    let (hc, wc) = (h.div_ceil(f), w.div_ceil(f));
+    let mut sum = Array2::<f32>::zeros((hc, wc));
+    let mut cnt = Array2::<f32>::zeros((hc, wc));
+    for ((r, c), v) in img.indexed_iter() {
+        if v.is_finite() && *v > air {
+            sum[[r / f, c / f]] += v;
+            cnt[[r / f, c / f]] += 1.0;
+        }
+    }
+    let sigma_c = sigma_px / f as f64;
+    let sum = gaussian_blur(sum.view(), sigma_c, sigma_c);
+    let cnt = gaussian_blur(cnt.view(), sigma_c, sigma_c);
+    Array2::from_shape_fn((h, w), |(r, c)| {
+        let v = img[[r, c]];
+        if !v.is_finite() || v <= air {
+            return 0.0;
+        }
+        // Bilinear interpolation of the coarse local mean.
+        let fr = ((r as f64 + 0.5) / f as f64 - 0.5).clamp(0.0, (hc - 1) as f64);
+        let fc = ((c as f64 + 0.5) / f as f64 - 0.5).clamp(0.0, (wc - 1) as f64);
+        let (r0, c0) = (fr.floor() as usize, fc.floor() as usize);
+        let (r1, c1) = ((r0 + 1).min(hc - 1), (c0 + 1).min(wc - 1));
+        let (tr, tc) = ((fr - r0 as f64) as f32, (fc - c0 as f64) as f32);
+        let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
+        let m = |a: &Array2<f32>| {
+            lerp(
+                lerp(a[[r0, c0]], a[[r0, c1]], tc),
+                lerp(a[[r1, c0]], a[[r1, c1]], tc),
+                tr,
+            )
+        };
+        let mean = m(&sum) / m(&cnt).max(1e-6);
+        if mean > 0.0 { v / mean } else { 0.0 }
+    })
+}
+
+/// Normalised planes: MR divided by its local tissue mean; CT mapped from HU so that
+/// soft tissue is ~0 and cancellous bone ~1 (HU clipped to [-200, 1200]).
+pub fn normalised_planes(
+    stack: &CanonicalStack,
+    is_ct: bool,
+    bias_sigma_mm: f64,
+) -> Vec<Array2<f32>> {
+    let n = stack.data.len_of(Axis(0));
+    let all: Vec<f32> = stack
+        .data
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let air = if is_ct {
+        -500.0
+    } else {
+        0.1 * percentile(&all, 98.0).unwrap_or(0.0)
+    };
+    (0..n)
+        .into_par_iter()
+        .map(|k| {
+            let plane = stack.data.slice(s![k, .., ..]).to_owned();
+            if is_ct {
+                plane.mapv(|v| {
+                    if v.is_finite() {
+                        (v.clamp(-200.0, 1200.0) - 40.0) / 250.0
+                    } else {
+                        0.0
+                    }
+                })
+            } else {
+                normalise_bias(&plane, air, bias_sigma_mm / stack.pixel_mm)
+            }
+        })
+        .collect()
+}
+
+/// Disc responses of one normalised plane for both contrasts (dark bands, bright
+/// bands): the best scale-normalised Hessian band response with the band's normal
+/// within `max_tilt` of the head-feet axis, and that normal (r, c) per pixel.
+pub struct PlaneResponse {
+    pub darker: (Array2<f32>, Array2<[f32; 2]>),
+    pub brighter: (Array2<f32>, Array2<[f32; 2]>),
+}
+
+impl PlaneResponse {
+    pub fn get(&self, contrast: DiscContrast) -> &(Array2<f32>, Array2<[f32; 2]>) {
+        match contrast {
+            DiscContrast::Darker => &self.darker,
+            DiscContrast::Brighter => &self.brighter,
+        }
+    }
+}
+
+pub fn disc_responses(plane: &Array2<f32>, pixel_mm: f64, params: &DiscParams) -> PlaneResponse {
+    let (h, w) = plane.dim();
+    let new = || {
+        (
+            Array2::<f32>::zeros((h, w)),
+            Array2::from_elem((h, w), [1.0f32, 0.0]),
+        )
+    };
+    let (mut dark, mut bright) = (new(), new());
+    let cos_tilt = params.max_tilt_deg.to_radians().cos() as f32;
+    for &sigma_mm in &params.scales_mm {
+        let sigma_px = sigma_mm / pixel_mm;
+        let smooth = gaussian_blur(plane.view(), sigma_px, sigma_px);
+        let (rr, cc, rc) = hessian(smooth.view());
+        let norm = (sigma_px * sigma_px) as f32;
+        for r in 0..h {
+            for c in 0..w {
+                let (l1, l2, e) = eigen_sym2(rr[[r, c]], rc[[r, c]], cc[[r, c]]);
+                if l1 == 0.0 || e[0].abs() < cos_tilt {
+                    continue;
+                }
+                // Elongated bands only: a blob curves equally in both directions.
+                let v = norm * l1.abs() * (1.0 - (l2.abs() / l1.abs()).min(1.0));
+                // A dark band curves upward across it (λ1 > 0), a bright one downward.
+                let target = if l1 > 0.0 { &mut dark } else { &mut bright };
+                if v > target.0[[r, c]] {
+                    target.0[[r, c]] = v;
+                    target.1[[r, c]] = if e[0] >= 0.0 { e } else { [-e[0], -e[1]] };
+                }
+            }
+        }
+    }
+    // Near the image border the smoothing replicates edge pixels, which fakes bands.
+    let margin =
+        (params.scales_mm.iter().fold(0.0f64, |m, v| m.max(*v)) / pixel_mm).ceil() as usize;
+    for map in [&mut dark.0, &mut bright.0] {
+        for ((r, c), v) in map.indexed_iter_mut() {
+            if r < margin || c < margin || r + margin >= h || c + margin >= w {
+                *v = 0.0;
+            }
+        }
+    }
+    PlaneResponse {
+        darker: dark,
+        brighter: bright,
+    }
+}
+
+/// Disc response for one contrast (see [`disc_responses`]).
+pub fn disc_response(
+    plane: &Array2<f32>,
+    contrast: DiscContrast,
+    pixel_mm: f64,
+    params: &DiscParams,
+) -> (Array2<f32>, Array2<[f32; 2]>) {
+    let r = disc_responses(plane, pixel_mm, params);
+    match contrast {
+        DiscContrast::Darker => r.darker,
+        DiscContrast::Brighter => r.brighter,
+    }
+}
+
+/// Local maxima of `resp` above `min_value`, at least `radius_px` apart, strongest first.
+pub fn local_maxima(
+    resp: &Array2<f32>,
+    radius_px: f64,
+    min_value: f32,
+) -> Vec<(usize, usize, f32)> {
+    let (h, w) = resp.dim();
+    let rad = radius_px.ceil().max(1.0) as isize;
+    let mut peaks: Vec<(usize, usize, f32)> = Vec::new();
+    for r in 0..h {
+        for c in 0..w {
+            let v = resp[[r, c]];
+            if v < min_value {
+                continue;
+            }
+            let mut is_max = true;
+            'win: for dr in -rad..=rad {
+                for dc in -rad..=rad {
+                    let (rr, cc) = (r as isize + dr, c as isize + dc);
+                    if (dr == 0 && dc == 0)
+                        || rr < 0
+                        || cc < 0
+                        || rr >= h as isize
+                        || cc >= w as isize
+                    {
+                        continue;
+                    }
+                    if (dr * dr + dc * dc) as f64 > radius_px * radius_px {
+                        continue;
+                    }
+                    let u = resp[[rr as usize, cc as usize]];
+                    // Ties broken by position so plateaus give one peak.
+                    if u > v || (u == v && (rr, cc) < (r as isize, c as isize)) {
+                        is_max = false;
+                        break 'win;
+                    }
+                }
+            }
+            if is_max {
+                peaks.push((r, c, v));
+            }
+        }
+    }
+    peaks.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+    peaks
+}
+
+fn angle_between(a: [f64; 2], b: [f64; 2]) -> f64 {
+    let na = (a[0] * a[0] + a[1] * a[1]).sqrt();
+    let nb = (b[0] * b[0] + b[1] * b[1]).sqrt();
+    ((a[0] * b[0] + a[1] * b[1]) / (na * nb).max(1e-12))
+        .clamp(-1.0, 1.0)
+        .acos()
+        .to_degrees()
+}
+
+/// The best chain of candidates from head to feet (dynamic programming over pairs):
+/// each step must be vertebra-sized and run along both discs' normals, consecutive steps
+/// must be of similar length and direction. Score: sum of responses minus a per-disc
+/// cost (`node_cost`, so that weak spurious candidates do not lengthen the chain) and
+/// bending penalties.
+pub fn best_chain(
+    cands: &[Candidate],
+    pixel_mm: f64,
+    params: &DiscParams,
+    node_cost: f64,
+) -> Vec<usize> {
+    let n = cands.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| cands[a].r.total_cmp(&cands[b].r));
+    let step_ok = |a: usize, b: usize| -> Option<[f64; 2]> {
+        let (ca, cb) = (&cands[a], &cands[b]);
+        let d = [(cb.r - ca.r) * pixel_mm, (cb.c - ca.c) * pixel_mm];
+        let len = (d[0] * d[0] + d[1] * d[1]).sqrt();
+        if d[0] <= 0.0 || len < params.min_step_mm || len > params.max_step_mm {
+            return None;
+        }
+        // The lumbosacral disc is wedge-shaped and tilted by the sacral slope: the step
+        // down to a disc may deviate more from that disc's normal than from the one above.
+        if angle_between(d, ca.normal) > params.max_step_angle_deg
+            || angle_between(d, cb.normal) > params.max_step_angle_deg + 15.0
+        {
+            return None;
+        }
+        Some(d)
+    };
+    // best[(i, j)]: best score of a chain ending with the step i → j.
+    let mut best: std::collections::HashMap<(usize, usize), (f64, Option<usize>)> =
+        std::collections::HashMap::new();
+    let mut top: Option<((usize, usize), f64)> = None;
+    for (oj, &j) in order.iter().enumerate() {
+        for &i in &order[..oj] {
+            let Some(d_ij) = step_ok(i, j) else { continue };
+            let base = cands[i].response + cands[j].response - 2.0 * node_cost;
+            let mut score = (base, None);
+            for &k in &order[..oj] {
+                let Some(&(prev, _)) = best.get(&(k, i)) else {
+                    continue;
+                };
+                let Some(d_ki) = step_ok(k, i) else { continue };
+                let l_ki = (d_ki[0] * d_ki[0] + d_ki[1] * d_ki[1]).sqrt();
+                let l_ij = (d_ij[0] * d_ij[0] + d_ij[1] * d_ij[1]).sqrt();
+                let ratio = l_ij.max(l_ki) / l_ij.min(l_ki);
+                let bend = angle_between(d_ki, d_ij);
+                if ratio > params.max_step_ratio || bend > 35.0 {
+                    continue;
+                }
+                let penalty = node_cost * ((ratio - 1.0) + bend / 35.0);
+                let s = prev + cands[j].response - node_cost - penalty;
+                if s > score.0 {
+                    score = (s, Some(k));
+                }
+            }
+            best.insert((i, j), score);
+            if top.is_none_or(|(_, t)| score.0 > t) {
+                top = Some(((i, j), score.0));
+            }
+        }
+    }
+    let Some(((mut i, mut j), _)) = top else {
+        return cands
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.response.total_cmp(&b.1.response))
+            .map(|(k, _)| vec![k])
+            .unwrap_or_default();
+    };
+    let mut chain = vec![j, i];
+    while let Some(&(_, Some(k))) = best.get(&(i, j)) {
+        chain.push(k);
+        j = i;
+        i = k;
+    }
+    chain.reverse();
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A synthetic column: bright bodies separated by dark bands 10 mm thick every
+    /// 38 mm, tilted by `tilt_deg`, on a 1 mm grid.
+    fn column(tilt_deg: f64) -> Array2<f32> {
+        let t = tilt_deg.to_radians();
+        Array2::from_shape_fn((260, 160), |(r, c)| {
+            let (r, c) = (r as f64, c as f64);
+            // Coordinates along the spine axis (u) and across it (v), centred at column 80.
+            let u = r * t.cos() + (c - 80.0) * t.sin();
+            let v = -(r * t.sin()) + (c - 80.0) * t.cos();
+            if v.abs() > 22.0 {
+                return 0.6;
+            }
+            let phase = (u - 30.0).rem_euclid(38.0);
+            if phase < 10.0 { 0.5 } else { 1.0 }
+        })
+    }
+
+    #[test]
+    fn finds_evenly_spaced_discs_and_their_tilt() {
+        for tilt in [0.0, 25.0] {
+            let img = column(tilt);
+            let params = DiscParams::default();
+            let (resp, normals) = disc_response(&img, DiscContrast::Darker, 1.0, &params);
+            let peaks = local_maxima(
+                &resp,
+                params.nms_radius_mm,
+                0.05 * resp.iter().fold(0.0f32, |m, v| m.max(*v)),
+            );
+            let cands: Vec<Candidate> = peaks
+                .iter()
+                .take(30)
+                .map(|&(r, c, v)| {
+                    let nrm = normals[[r, c]];
+                    Candidate {
+                        r: r as f64,
+                        c: c as f64,
+                        normal: [nrm[0] as f64, nrm[1] as f64],
+                        response: v as f64,
+                    }
+                })
+                .collect();
+            let max = cands.iter().map(|c| c.response).fold(0.0, f64::max);
+            let chain = best_chain(&cands, 1.0, &params, 0.2 * max);
+            assert!(chain.len() >= 5, "tilt {tilt}: {} discs", chain.len());
+            for w in chain.windows(2) {
+                let (a, b) = (cands[w[0]], cands[w[1]]);
+                let step = ((b.r - a.r).powi(2) + (b.c - a.c).powi(2)).sqrt();
+                let pts: Vec<_> = chain.iter().map(|&i| (cands[i].r, cands[i].c)).collect();
+                assert!(
+                    (step - 38.0).abs() < 3.0,
+                    "tilt {tilt}: step {step} {pts:?}"
+                );
+            }
+            let n = cands[chain[2]].normal;
+            let got = n[1].atan2(n[0]).to_degrees();
+            assert!(
+                (got + tilt).abs() < 5.0 || (got - tilt).abs() < 5.0,
+                "tilt {tilt}: normal at {got}°"
+            );
+        }
+    }
+
+    #[test]
+    fn bias_normalisation_flattens_a_smooth_gain() {
+        let img = Array2::from_shape_fn((120, 100), |(r, c)| {
+            100.0 * (1.0 + 0.01 * r as f32) * (1.0 + 0.005 * c as f32)
+        });
+        let n = normalise_bias(&img, 1.0, 20.0);
+        let inner = n.slice(s![20..100, 20..80]);
+        let (lo, hi) = inner
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        assert!(lo > 0.93 && hi < 1.07, "{lo} {hi}");
+    }
+}

@@ -1,0 +1,618 @@
+//! Finding the discs and vertebral bodies of the lumbar spine and naming the levels.
+//!
+//! Levels are named by counting discs up from the sacrum (L5-S1 is the lowest mobile
+//! disc). The sacrum is recognised by what lies below the lowest disc (bone, no further
+//! disc, field of view reaching far enough) and by that disc's tilt (the sacral slope,
+//! typically 25-50° from horizontal). Whatever cannot be established lowers confidence
+//! and adds a warning; nothing is guessed silently.
+
+use ndarray::{Array2, s};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::canonical::{CanonicalStack, canonical_stack};
+use super::discs::{
+    Candidate, DiscContrast, DiscParams, PlaneResponse, best_chain, disc_responses, local_maxima,
+    normalised_planes,
+};
+use super::filters::percentile;
+use crate::volume::geometry::{Vec3, add, scale};
+use crate::volume::{Modality, Volume};
+
+/// The five lumbar levels reported, head to feet.
+pub const LUMBAR_LEVELS: [&str; 5] = ["L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"];
+
+/// Names of discs counted up from the sacrum.
+const NAMES_FROM_SACRUM: [&str; 10] = [
+    "L5-S1", "L4-L5", "L3-L4", "L2-L3", "L1-L2", "T12-L1", "T11-T12", "T10-T11", "T9-T10", "T8-T9",
+];
+const VERTEBRAE_FROM_SACRUM: [&str; 10] = [
+    "L5", "L4", "L3", "L2", "L1", "T12", "T11", "T10", "T9", "T8",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Disc {
+    /// Level name ("L4-L5"), counted from the sacrum.
+    pub level: String,
+    pub center_mm: Vec3,
+    /// Unit direction of the spine axis at the disc (toward the feet), patient LPS.
+    pub axis: Vec3,
+    /// Angle of the disc plane from horizontal in the sagittal plane (degrees; positive
+    /// when the disc's posterior edge is lower).
+    pub tilt_deg: f64,
+    /// Disc height at its centre (mm), when both endplates were found.
+    pub height_mm: Option<f64>,
+    pub confidence: f64,
+    #[serde(skip)]
+    pub response: f64,
+    /// Position in the canonical stack (plane, row, column), for overlays.
+    #[serde(skip)]
+    pub canonical: [f64; 3],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Vertebra {
+    pub name: String,
+    pub center_mm: Vec3,
+}
+
+/// Result of localisation and labelling for one series.
+#[derive(Debug, Clone, Serialize)]
+pub struct Localization {
+    /// All discs found, head to feet (thoracic ones included).
+    pub discs: Vec<Disc>,
+    pub vertebrae: Vec<Vertebra>,
+    /// Left-right position of the spinal midline (patient x, mm).
+    pub midline_x_mm: f64,
+    /// Index of the canonical plane closest to the midline.
+    pub midsagittal_plane: usize,
+    pub sacrum_in_view: bool,
+    /// Lumbar-type vertebrae above the sacrum, when the evidence allows counting them.
+    pub lumbar_count: Option<u8>,
+    pub labeling_warnings: Vec<String>,
+    /// Sum of the chain's disc responses: compares contrasts on the same image.
+    #[serde(skip)]
+    pub chain_score: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalizeError {
+    #[error("the volume could not be resampled to sagittal planes (degenerate geometry or size)")]
+    Geometry,
+    #[error("no intervertebral disc found")]
+    NoDiscs,
+    #[error("only {0} disc(s) found: too few to identify the levels")]
+    TooFewDiscs(usize),
+}
+
+/// Grid spacing of the localisation stack (mm): discs are 6-15 mm thick.
+pub const LOCALIZATION_PIXEL_MM: f64 = 1.2;
+/// Sagittal plane spacing when an axial volume is resliced (mm).
+pub const RESLICE_SPACING_MM: f64 = 2.0;
+
+/// How discs look against bone for a series.
+pub fn disc_contrast(modality: Modality, t2: bool) -> DiscContrast {
+    match modality {
+        Modality::MR if t2 => DiscContrast::Brighter,
+        _ => DiscContrast::Darker,
+    }
+}
+
+/// Everything localisation computed that later stages (foramina, overlays) reuse.
+pub struct SpineModel {
+    pub stack: CanonicalStack,
+    /// Normalised planes (bias-corrected MR; scaled HU for CT).
+    pub planes: Vec<Array2<f32>>,
+    pub localization: Localization,
+}
+
+/// Localisation stacks are averaged into slabs about this thick (mm).
+const SLAB_MM: f64 = 3.0;
+
+/// Finds discs and vertebrae in a volume and names the levels. `expected` is the disc
+/// contrast the series' header implies; for MR the opposite contrast is tried too and
+/// kept when it gives a clearly better spine (header weightings are often wrong or
+/// missing), with a warning saying so.
+pub fn localize(
+    volume: &Volume,
+    expected: DiscContrast,
+) -> Result<(SpineModel, Option<String>), LocalizeError> {
+    let params = DiscParams::default();
+    let full = canonical_stack(volume, LOCALIZATION_PIXEL_MM, RESLICE_SPACING_MM)
+        .ok_or(LocalizeError::Geometry)?;
+    let stack = full.slabs(SLAB_MM);
+    let px = stack.pixel_mm;
+    let planes = normalised_planes(
+        &stack,
+        volume.modality == Modality::CT,
+        params.bias_sigma_mm,
+    );
+    let responses: Vec<PlaneResponse> = planes
+        .par_iter()
+        .map(|p| disc_responses(p, px, &params))
+        .collect();
+    let first = chain_for(&stack, &planes, &responses, expected, &params);
+    if volume.modality == Modality::CT {
+        return first.map(|loc| {
+            (
+                SpineModel {
+                    stack,
+                    planes,
+                    localization: loc,
+                },
+                None,
+            )
+        });
+    }
+    let other = match expected {
+        DiscContrast::Darker => DiscContrast::Brighter,
+        DiscContrast::Brighter => DiscContrast::Darker,
+    };
+    let second = chain_for(&stack, &planes, &responses, other, &params);
+    let name = |c: DiscContrast| {
+        if c == DiscContrast::Brighter {
+            "brighter"
+        } else {
+            "darker"
+        }
+    };
+    let (loc, warning) = match (first, second) {
+        (Ok(a), Ok(b))
+            if b.chain_score > 1.25 * a.chain_score && b.discs.len() >= a.discs.len() =>
+        {
+            (
+                b,
+                Some(format!(
+                    "discs are {} than the vertebral bodies, unlike the series' stated weighting; localised with the contrast seen in the image",
+                    name(other)
+                )),
+            )
+        }
+        (Ok(a), _) => (a, None),
+        (Err(_), Ok(b)) => (
+            b,
+            Some(format!(
+                "discs were only found as {} than the bodies, unlike the series' stated weighting",
+                name(other)
+            )),
+        ),
+        (Err(e), Err(_)) => return Err(e),
+    };
+    Ok((
+        SpineModel {
+            stack,
+            planes,
+            localization: loc,
+        },
+        warning,
+    ))
+}
+
+/// Disc chain and labels for one contrast.
+fn chain_for(
+    stack: &CanonicalStack,
+    planes: &[Array2<f32>],
+    all_responses: &[PlaneResponse],
+    contrast: DiscContrast,
+    params: &DiscParams,
+) -> Result<Localization, LocalizeError> {
+    let px = stack.pixel_mm;
+    let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
+        all_responses.iter().map(|r| r.get(contrast)).collect();
+    // Planes through the vertebral bodies carry most of the disc response; weight them.
+    let strength: Vec<f64> = responses
+        .iter()
+        .map(|(r, _)| {
+            let v: Vec<f32> = r.iter().copied().filter(|v| *v > 0.0).collect();
+            let p = percentile(&v, 99.0).unwrap_or(0.0) as f64;
+            v.iter()
+                .filter(|x| **x as f64 >= 0.5 * p)
+                .map(|x| *x as f64)
+                .sum::<f64>()
+        })
+        .collect();
+    let smax = strength.iter().fold(0.0f64, |m, v| m.max(*v));
+    if smax <= 0.0 {
+        return Err(LocalizeError::NoDiscs);
+    }
+    let weights: Vec<f64> = strength.iter().map(|s| (s / smax).powi(2)).collect();
+    let (_, h, w) = stack.dim();
+    let mut composite = Array2::<f32>::zeros((h, w));
+    let mut normal_sum = Array2::<[f32; 2]>::from_elem((h, w), [0.0, 0.0]);
+    let wsum: f64 = weights.iter().sum();
+    for ((resp, normals), wk) in responses.iter().map(|r| (&r.0, &r.1)).zip(&weights) {
+        let wk = *wk as f32;
+        if wk < 0.05 {
+            continue;
+        }
+        for ((r, c), v) in resp.indexed_iter() {
+            composite[[r, c]] += wk * v / wsum as f32;
+            let n = normals[[r, c]];
+            let acc = &mut normal_sum[[r, c]];
+            acc[0] += wk * v * n[0];
+            acc[1] += wk * v * n[1];
+        }
+    }
+    let cmax = composite.iter().fold(0.0f32, |m, v| m.max(*v));
+    let peaks = local_maxima(&composite, params.nms_radius_mm / px, 0.08 * cmax);
+    let cands: Vec<Candidate> = peaks
+        .iter()
+        .take(48)
+        .map(|&(r, c, v)| {
+            let n = normal_sum[[r, c]];
+            let len = ((n[0] * n[0] + n[1] * n[1]) as f64).sqrt().max(1e-12);
+            Candidate {
+                r: r as f64,
+                c: c as f64,
+                normal: [n[0] as f64 / len, n[1] as f64 / len],
+                response: v as f64,
+            }
+        })
+        .collect();
+    if cands.is_empty() {
+        return Err(LocalizeError::NoDiscs);
+    }
+    let mut top: Vec<f64> = cands.iter().map(|c| c.response).collect();
+    top.truncate(8);
+    top.sort_by(f64::total_cmp);
+    let node_cost = 0.3 * top[top.len() / 2];
+    let chain = best_chain(&cands, px, params, node_cost);
+    for (i, c) in cands.iter().enumerate() {
+        tracing::debug!(
+            "{contrast:?} candidate {i}: row {:.0} col {:.0} ({:.0} mm, {:.0} mm) normal ({:.2}, {:.2}) response {:.4}{}",
+            c.r,
+            c.c,
+            c.r * px,
+            c.c * px,
+            c.normal[0],
+            c.normal[1],
+            c.response,
+            if chain.contains(&i) { " [chain]" } else { "" }
+        );
+    }
+    if chain.len() < 2 {
+        return Err(LocalizeError::TooFewDiscs(chain.len()));
+    }
+
+    // Midline: response-weighted plane position of the chain's discs.
+    let plane_of = |r: usize, c: usize| -> f64 {
+        let (mut sw, mut sk) = (0.0, 0.0);
+        let vals: Vec<f64> = responses.iter().map(|rn| rn.0[[r, c]] as f64).collect();
+        let vmax = vals.iter().fold(0.0f64, |m, v| m.max(*v));
+        for (k, v) in vals.iter().enumerate() {
+            if *v >= 0.3 * vmax {
+                sw += v;
+                sk += v * k as f64;
+            }
+        }
+        if sw > 0.0 {
+            sk / sw
+        } else {
+            (responses.len() as f64 - 1.0) / 2.0
+        }
+    };
+    let mid_plane_image = midline_image(planes, &weights);
+    let median_response = {
+        let mut v: Vec<f64> = chain.iter().map(|&i| cands[i].response).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut discs: Vec<Disc> = chain
+        .iter()
+        .map(|&i| {
+            let cd = &cands[i];
+            let k = plane_of(cd.r as usize, cd.c as usize);
+            let axis = add(
+                scale(stack.down, cd.normal[0]),
+                scale(stack.back, cd.normal[1]),
+            );
+            let tilt_deg = cd.normal[1].atan2(cd.normal[0]).to_degrees();
+            let height_mm = disc_height(&mid_plane_image, cd, px, contrast);
+            Disc {
+                level: String::new(),
+                center_mm: stack.to_lps(k, cd.r, cd.c),
+                axis,
+                tilt_deg,
+                height_mm,
+                confidence: (cd.response / median_response).min(1.0),
+                response: cd.response,
+                canonical: [k, cd.r, cd.c],
+            }
+        })
+        .collect();
+    let mut ks: Vec<f64> = discs.iter().map(|d| d.canonical[0]).collect();
+    ks.sort_by(f64::total_cmp);
+    let mid_k = ks[ks.len() / 2];
+    let midsagittal_plane = mid_k.round().clamp(0.0, (stack.dim().0 - 1) as f64) as usize;
+    let midline_x_mm = stack.to_lps(mid_k, 0.0, 0.0)[0];
+
+    let mut warnings = Vec::new();
+    let (sacrum_in_view, label_factor) = check_sacrum(&discs, stack, &mut warnings);
+    let steps: Vec<f64> = discs
+        .windows(2)
+        .map(|w| dist(w[0].center_mm, w[1].center_mm))
+        .collect();
+    let lumbar_count = count_lumbar(&discs, &steps, &mut warnings);
+    let transitional = lumbar_count.is_some_and(|n| n != 5);
+    let xs: Vec<f64> = discs.iter().rev().take(5).map(|d| d.center_mm[0]).collect();
+    let x_range =
+        xs.iter().fold(f64::MIN, |m, v| m.max(*v)) - xs.iter().fold(f64::MAX, |m, v| m.min(*v));
+    if x_range > 12.0 {
+        warnings.push(format!(
+            "lumbar discs lie up to {x_range:.0} mm apart left-right: scoliosis or strong rotation; labels and foramina are less reliable"
+        ));
+    }
+    let n = discs.len();
+    for (from_bottom, d) in discs.iter_mut().rev().enumerate() {
+        d.level = NAMES_FROM_SACRUM
+            .get(from_bottom)
+            .map_or_else(|| "?".to_string(), |s| s.to_string());
+        let mut conf = d.confidence * label_factor;
+        if transitional {
+            conf *= 0.5;
+        }
+        if x_range > 12.0 {
+            conf *= 0.8;
+        }
+        d.confidence = (conf * 100.0).round() / 100.0;
+    }
+    let lumbar_found = n.min(5);
+    if lumbar_found < 5 {
+        warnings.push(format!(
+            "only {lumbar_found} of the 5 lumbar levels are in the field of view (or were found)"
+        ));
+    }
+    let vertebrae = vertebrae(&discs, &steps, sacrum_in_view);
+    Ok(Localization {
+        discs,
+        vertebrae,
+        midline_x_mm,
+        midsagittal_plane,
+        sacrum_in_view,
+        lumbar_count,
+        labeling_warnings: warnings,
+        chain_score: chain.iter().map(|&i| cands[i].response).sum(),
+    })
+}
+
+fn dist(a: Vec3, b: Vec3) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// Weighted mean of the normalised planes around the midline, for profiles.
+fn midline_image(planes: &[Array2<f32>], weights: &[f64]) -> Array2<f32> {
+    let mut acc = Array2::<f32>::zeros(planes[0].dim());
+    let mut total = 0.0f32;
+    for (p, w) in planes.iter().zip(weights) {
+        if *w >= 0.25 {
+            acc.scaled_add(*w as f32, p);
+            total += *w as f32;
+        }
+    }
+    if total > 0.0 {
+        acc /= total;
+    }
+    acc
+}
+
+/// Disc height along its normal: distance between the strongest intensity transitions
+/// (endplates) on either side of the centre, on a profile averaged across ±5 mm.
+fn disc_height(img: &Array2<f32>, cd: &Candidate, px: f64, contrast: DiscContrast) -> Option<f64> {
+    let (h, w) = img.dim();
+    let n = cd.normal;
+    let t = [-n[1], n[0]];
+    let step_mm = 0.25;
+    let half_mm = 14.0;
+    let m = (half_mm / step_mm) as i64;
+    let sample = |r: f64, c: f64| -> Option<f32> {
+        if r < 0.0 || c < 0.0 || r > (h - 1) as f64 || c > (w - 1) as f64 {
+            return None;
+        }
+        let (r0, c0) = (r.floor() as usize, c.floor() as usize);
+        let (r1, c1) = ((r0 + 1).min(h - 1), (c0 + 1).min(w - 1));
+        let (fr, fc) = ((r - r0 as f64) as f32, (c - c0 as f64) as f32);
+        Some(
+            (img[[r0, c0]] * (1.0 - fc) + img[[r0, c1]] * fc) * (1.0 - fr)
+                + (img[[r1, c0]] * (1.0 - fc) + img[[r1, c1]] * fc) * fr,
+        )
+    };
+    let mut profile = Vec::with_capacity((2 * m + 1) as usize);
+    for i in -m..=m {
+        let u = i as f64 * step_mm / px;
+        let mut acc = 0.0f32;
+        let mut cnt = 0;
+        for j in -4..=4 {
+            let v = j as f64 * 1.25 / px;
+            if let Some(x) = sample(cd.r + u * n[0] + v * t[0], cd.c + u * n[1] + v * t[1]) {
+                acc += x;
+                cnt += 1;
+            }
+        }
+        if cnt == 0 {
+            return None;
+        }
+        profile.push(acc / cnt as f32);
+    }
+    let sign = if contrast == DiscContrast::Darker {
+        1.0
+    } else {
+        -1.0
+    };
+    // Derivative over ±0.75 mm.
+    let d = 3usize;
+    let deriv: Vec<f32> = (0..profile.len())
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(d), (i + d).min(profile.len() - 1));
+            sign * (profile[b] - profile[a])
+        })
+        .collect();
+    let centre = m as usize;
+    let min_half = (1.5 / step_mm) as usize;
+    // Upper endplate: intensity falls into the disc (negative derivative for dark discs).
+    let upper =
+        (0..centre.saturating_sub(min_half)).min_by(|&a, &b| deriv[a].total_cmp(&deriv[b]))?;
+    let lower =
+        (centre + min_half..profile.len()).max_by(|&a, &b| deriv[a].total_cmp(&deriv[b]))?;
+    if deriv[upper] >= 0.0 || deriv[lower] <= 0.0 {
+        return None;
+    }
+    Some((lower - upper) as f64 * step_mm)
+}
+
+/// Checks that the lowest disc sits on a sacrum: enough field of view below it and a
+/// sacral-slope tilt. Returns whether the sacrum is in view and a confidence factor for
+/// the labels.
+fn check_sacrum(discs: &[Disc], stack: &CanonicalStack, warnings: &mut Vec<String>) -> (bool, f64) {
+    let lowest = discs.last().expect("at least two discs");
+    let (_, h, w) = stack.dim();
+    let px = stack.pixel_mm;
+    // Distance from the lowest disc to the edge of the image along the spine axis.
+    let n = [lowest.axis[0], lowest.axis[1], lowest.axis[2]];
+    let (nr, nc) = (
+        n[0] * stack.down[0] + n[1] * stack.down[1] + n[2] * stack.down[2],
+        n[0] * stack.back[0] + n[1] * stack.back[1] + n[2] * stack.back[2],
+    );
+    let [_, r, c] = lowest.canonical;
+    let mut below_mm = 0.0;
+    while below_mm < 60.0 {
+        let (rr, cc) = (r + nr * below_mm / px, c + nc * below_mm / px);
+        if rr < 0.0 || cc < 0.0 || rr >= h as f64 || cc >= w as f64 {
+            break;
+        }
+        below_mm += 1.0;
+    }
+    let mut factor: f64 = 1.0;
+    let in_view = below_mm >= 30.0;
+    if !in_view {
+        warnings.push(format!(
+            "sacrum not in the field of view (image ends {below_mm:.0} mm below the lowest disc): levels are counted from the lowest visible disc and may be shifted"
+        ));
+        factor = 0.3;
+    }
+    // The lumbosacral disc is the most tilted one (sacral slope ~25-50°).
+    let tilt = lowest.tilt_deg;
+    let max_other = discs[..discs.len() - 1]
+        .iter()
+        .map(|d| d.tilt_deg)
+        .fold(f64::MIN, f64::max);
+    if in_view && tilt < 12.0 {
+        warnings.push(format!(
+            "the lowest disc is nearly horizontal ({tilt:.0}°), unlike a lumbosacral disc: the sacrum may not have been recognised; labels uncertain"
+        ));
+        factor = factor.min(0.5);
+    } else if in_view && tilt + 3.0 < max_other {
+        warnings.push(format!(
+            "the lowest disc ({tilt:.0}°) is less tilted than a disc above it ({max_other:.0}°): check the lumbosacral level"
+        ));
+        factor = factor.min(0.7);
+    }
+    (in_view, factor)
+}
+
+/// Counts lumbar-type vertebrae above the sacrum from the spacing of the discs (body
+/// plus disc heights): thoracic vertebrae are shorter and their discs thinner. Returns
+/// `None` when the field of view does not reach the thoracolumbar junction.
+fn count_lumbar(discs: &[Disc], steps: &[f64], warnings: &mut Vec<String>) -> Option<u8> {
+    let n = discs.len();
+    if n < 4 {
+        return None;
+    }
+    // steps[j] is between discs j and j+1 (head to feet); from the bottom, the vertebra
+    // above disc i (counting up from 0 = lowest) spans step n-2-i.
+    let from_bottom: Vec<f64> = (0..n - 1).map(|i| steps[n - 2 - i]).collect();
+    let reference = {
+        let mut v: Vec<f64> = from_bottom.iter().take(3).copied().collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let heights: Vec<Option<f64>> = discs.iter().rev().map(|d| d.height_mm).collect();
+    let ref_height = {
+        let mut v: Vec<f64> = heights.iter().take(4).flatten().copied().collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let mut count = 0usize;
+    for (i, step) in from_bottom.iter().enumerate() {
+        // The vertebra above disc i is lumbar-type when it is as tall as the lower lumbar
+        // ones and the disc below it is not thoracic-thin (T12-L1 is often thin, so the
+        // disc below, not above, tells T12 from L1).
+        let tall = *step >= 0.87 * reference;
+        let disc_below_thick = match (heights.get(i).copied().flatten(), ref_height) {
+            (Some(hh), Some(r)) => hh >= 0.6 * r,
+            _ => true,
+        };
+        if tall && disc_below_thick {
+            count += 1;
+        } else {
+            break;
+        }
+    }
+    if count == from_bottom.len() {
+        // Every vertebra in view looks lumbar: the junction is above the field of view.
+        if count > 5 {
+            warnings.push(format!(
+                "{count} lumbar-type vertebrae above the lowest disc: possible lumbarised S1 (six lumbar vertebrae) or the sacrum not recognised; labels counted from the sacrum"
+            ));
+            return Some(count as u8);
+        }
+        return None;
+    }
+    if count != 5 {
+        let kind = if count < 5 {
+            "possible sacralised L5 (four lumbar vertebrae)"
+        } else {
+            "possible lumbarised S1 (six lumbar vertebrae)"
+        };
+        warnings.push(format!(
+            "{count} lumbar-type vertebrae above the sacrum: {kind}; transitional anatomy makes level names uncertain (counted from the sacrum)"
+        ));
+    }
+    if let (Some(Some(l5s1)), Some(Some(l4l5))) = (heights.first(), heights.get(1))
+        && *l5s1 < 0.5 * l4l5
+    {
+        warnings.push(format!(
+            "rudimentary lowest disc ({l5s1:.1} mm against {l4l5:.1} mm above): possible sacralisation"
+        ));
+    }
+    Some(count as u8)
+}
+
+fn vertebrae(discs: &[Disc], steps: &[f64], sacrum_in_view: bool) -> Vec<Vertebra> {
+    let n = discs.len();
+    let mut out = Vec::new();
+    let median_step = {
+        let mut v = steps.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    // Above the top disc: the vertebra whose lower endplate it touches.
+    let top = &discs[0];
+    let above = add(top.center_mm, scale(top.axis, -0.5 * median_step));
+    if let Some(name) = VERTEBRAE_FROM_SACRUM.get(n - 1) {
+        out.push(Vertebra {
+            name: name.to_string(),
+            center_mm: above,
+        });
+    }
+    for j in 0..n - 1 {
+        let from_bottom = n - 2 - j;
+        if let Some(name) = VERTEBRAE_FROM_SACRUM.get(from_bottom) {
+            let (a, b) = (discs[j].center_mm, discs[j + 1].center_mm);
+            out.push(Vertebra {
+                name: name.to_string(),
+                center_mm: scale(add(a, b), 0.5),
+            });
+        }
+    }
+    if sacrum_in_view {
+        let low = &discs[n - 1];
+        out.push(Vertebra {
+            name: "S1".into(),
+            center_mm: add(low.center_mm, scale(low.axis, 0.45 * median_step)),
+        });
+    }
+    // Head to feet, and only names that exist.
+    out.sort_by(|a, b| b.center_mm[2].total_cmp(&a.center_mm[2]));
+    let _ = s![..];
+    out
+}

@@ -51,6 +51,8 @@ pub struct DiscParams {
     pub max_step_angle_deg: f64,
     /// Largest ratio between consecutive steps.
     pub max_step_ratio: f64,
+    /// Discs closer than this to the top or bottom of the image are not considered.
+    pub border_mm: f64,
 }
 
 impl Default for DiscParams {
@@ -60,10 +62,11 @@ impl Default for DiscParams {
             bias_sigma_mm: 25.0,
             nms_radius_mm: 12.0,
             max_tilt_deg: 60.0,
-            min_step_mm: 18.0,
+            min_step_mm: 15.0,
             max_step_mm: 58.0,
-            max_step_angle_deg: 35.0,
+            max_step_angle_deg: 40.0,
             max_step_ratio: 1.5,
+            border_mm: 9.0,
         }
     }
 }
@@ -197,12 +200,14 @@ pub fn disc_responses(plane: &Array2<f32>, pixel_mm: f64, params: &DiscParams) -
             }
         }
     }
-    // Near the image border the smoothing replicates edge pixels, which fakes bands.
-    let margin =
+    // Near the image border the smoothing replicates edge pixels, which fakes bands,
+    // and a disc cut by the top or bottom of the field of view cannot be used anyway.
+    let margin_c =
         (params.scales_mm.iter().fold(0.0f64, |m, v| m.max(*v)) / pixel_mm).ceil() as usize;
+    let margin_r = (params.border_mm / pixel_mm).ceil() as usize;
     for map in [&mut dark.0, &mut bright.0] {
         for ((r, c), v) in map.indexed_iter_mut() {
-            if r < margin || c < margin || r + margin >= h || c + margin >= w {
+            if r < margin_r || c < margin_c || r + margin_r >= h || c + margin_c >= w {
                 *v = 0.0;
             }
         }
@@ -306,7 +311,8 @@ pub fn best_chain(
         }
         // The lumbosacral disc is wedge-shaped and tilted by the sacral slope: the step
         // down to a disc may deviate more from that disc's normal than from the one above.
-        if angle_between(d, ca.normal) > params.max_step_angle_deg
+        if angle_between(ca.normal, cb.normal) > 40.0
+            || angle_between(d, ca.normal) > params.max_step_angle_deg
             || angle_between(d, cb.normal) > params.max_step_angle_deg + 15.0
         {
             return None;
@@ -331,10 +337,10 @@ pub fn best_chain(
                 let l_ij = (d_ij[0] * d_ij[0] + d_ij[1] * d_ij[1]).sqrt();
                 let ratio = l_ij.max(l_ki) / l_ij.min(l_ki);
                 let bend = angle_between(d_ki, d_ij);
-                if ratio > params.max_step_ratio || bend > 35.0 {
+                if ratio > params.max_step_ratio || bend > 45.0 {
                     continue;
                 }
-                let penalty = node_cost * ((ratio - 1.0) + bend / 35.0);
+                let penalty = node_cost * ((ratio - 1.0) + bend / 45.0);
                 let s = prev + cands[j].response - node_cost - penalty;
                 if s > score.0 {
                     score = (s, Some(k));

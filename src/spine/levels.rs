@@ -156,18 +156,33 @@ pub fn localize(
             "darker"
         }
     };
+    // Bodies and discs alternate, so a chain can also run through the bodies when the
+    // contrast is taken the wrong way round; real discs are thin bands (their measured
+    // height well under half the spacing), bodies are not.
+    let plausibility = |l: &Localization| {
+        let steps: Vec<f64> = l
+            .discs
+            .windows(2)
+            .map(|w| dist(w[0].center_mm, w[1].center_mm))
+            .collect();
+        let mut sorted = steps.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(35.0);
+        let thin = l
+            .discs
+            .iter()
+            .filter(|d| d.height_mm.is_some_and(|h| h <= 0.4 * median))
+            .count();
+        l.chain_score * (0.25 + thin as f64 / l.discs.len() as f64)
+    };
     let (loc, warning) = match (first, second) {
-        (Ok(a), Ok(b))
-            if b.chain_score > 1.25 * a.chain_score && b.discs.len() >= a.discs.len() =>
-        {
-            (
-                b,
-                Some(format!(
-                    "discs are {} than the vertebral bodies, unlike the series' stated weighting; localised with the contrast seen in the image",
-                    name(other)
-                )),
-            )
-        }
+        (Ok(a), Ok(b)) if plausibility(&b) > 1.1 * plausibility(&a) => (
+            b,
+            Some(format!(
+                "discs are {} than the vertebral bodies, unlike the series' stated weighting; localised with the contrast seen in the image",
+                name(other)
+            )),
+        ),
         (Ok(a), _) => (a, None),
         (Err(_), Ok(b)) => (
             b,
@@ -189,13 +204,14 @@ pub fn localize(
 }
 
 /// Disc chain and labels for one contrast.
-fn chain_for(
+/// Disc candidates of one contrast: local maxima of the plane-weighted composite
+/// response. Returns the candidates (strongest first) and the plane weights.
+fn contrast_candidates(
     stack: &CanonicalStack,
-    planes: &[Array2<f32>],
     all_responses: &[PlaneResponse],
     contrast: DiscContrast,
     params: &DiscParams,
-) -> Result<Localization, LocalizeError> {
+) -> Result<(Vec<Candidate>, Vec<f64>), LocalizeError> {
     let px = stack.pixel_mm;
     let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
         all_responses.iter().map(|r| r.get(contrast)).collect();
@@ -241,10 +257,14 @@ fn chain_for(
         .map(|&(r, c, v)| {
             let n = normal_sum[[r, c]];
             let len = ((n[0] * n[0] + n[1] * n[1]) as f64).sqrt().max(1e-12);
+            let normal = [n[0] as f64 / len, n[1] as f64 / len];
+            // The peak can sit anywhere along the band; its centre is the middle of the
+            // stretch where the response stays above a third of the peak.
+            let (cr, cc) = band_centre(&composite, (r as f64, c as f64), normal, px);
             Candidate {
-                r: r as f64,
-                c: c as f64,
-                normal: [n[0] as f64 / len, n[1] as f64 / len],
+                r: cr,
+                c: cc,
+                normal,
                 response: v as f64,
             }
         })
@@ -252,6 +272,43 @@ fn chain_for(
     if cands.is_empty() {
         return Err(LocalizeError::NoDiscs);
     }
+    Ok((cands, weights))
+}
+
+/// Middle of the stretch along the band (perpendicular to `normal`) through `p` where
+/// `resp` stays above a third of its value at `p` (at most 30 mm each way).
+fn band_centre(resp: &Array2<f32>, p: (f64, f64), normal: [f64; 2], px: f64) -> (f64, f64) {
+    let (h, w) = resp.dim();
+    let t = [-normal[1], normal[0]];
+    let at = |s: f64| -> Option<f32> {
+        let (r, c) = ((p.0 + s * t[0]).round(), (p.1 + s * t[1]).round());
+        (r >= 0.0 && c >= 0.0 && (r as usize) < h && (c as usize) < w)
+            .then(|| resp[[r as usize, c as usize]])
+    };
+    let peak = at(0.0).unwrap_or(0.0);
+    let limit = 30.0 / px;
+    let walk = |dir: f64| {
+        let mut s = 0.0;
+        while s < limit && at(dir * (s + 0.5)).is_some_and(|v| v >= peak / 3.0) {
+            s += 0.5;
+        }
+        dir * s
+    };
+    let mid = 0.5 * (walk(-1.0) + walk(1.0));
+    (p.0 + mid * t[0], p.1 + mid * t[1])
+}
+
+fn chain_for(
+    stack: &CanonicalStack,
+    planes: &[Array2<f32>],
+    all_responses: &[PlaneResponse],
+    contrast: DiscContrast,
+    params: &DiscParams,
+) -> Result<Localization, LocalizeError> {
+    let px = stack.pixel_mm;
+    let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
+        all_responses.iter().map(|r| r.get(contrast)).collect();
+    let (cands, weights) = contrast_candidates(stack, all_responses, contrast, params)?;
     let mut top: Vec<f64> = cands.iter().map(|c| c.response).collect();
     top.truncate(8);
     top.sort_by(f64::total_cmp);
@@ -273,6 +330,18 @@ fn chain_for(
     if chain.len() < 2 {
         return Err(LocalizeError::TooFewDiscs(chain.len()));
     }
+    let mut picked: Vec<(Candidate, DiscContrast)> =
+        chain.iter().map(|&i| (cands[i], contrast)).collect();
+    let mut notes = Vec::new();
+    refine_lumbosacral(
+        &mut picked,
+        stack,
+        all_responses,
+        &cands,
+        contrast,
+        params,
+        &mut notes,
+    );
 
     // Midline: response-weighted plane position of the chain's discs.
     let plane_of = |r: usize, c: usize| -> f64 {
@@ -293,21 +362,20 @@ fn chain_for(
     };
     let mid_plane_image = midline_image(planes, &weights);
     let median_response = {
-        let mut v: Vec<f64> = chain.iter().map(|&i| cands[i].response).collect();
+        let mut v: Vec<f64> = picked.iter().map(|(c, _)| c.response).collect();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let mut discs: Vec<Disc> = chain
+    let mut discs: Vec<Disc> = picked
         .iter()
-        .map(|&i| {
-            let cd = &cands[i];
+        .map(|(cd, disc_contrast)| {
             let k = plane_of(cd.r as usize, cd.c as usize);
             let axis = add(
                 scale(stack.down, cd.normal[0]),
                 scale(stack.back, cd.normal[1]),
             );
             let tilt_deg = cd.normal[1].atan2(cd.normal[0]).to_degrees();
-            let height_mm = disc_height(&mid_plane_image, cd, px, contrast);
+            let height_mm = disc_height(&mid_plane_image, cd, px, *disc_contrast);
             Disc {
                 level: String::new(),
                 center_mm: stack.to_lps(k, cd.r, cd.c),
@@ -326,7 +394,7 @@ fn chain_for(
     let midsagittal_plane = mid_k.round().clamp(0.0, (stack.dim().0 - 1) as f64) as usize;
     let midline_x_mm = stack.to_lps(mid_k, 0.0, 0.0)[0];
 
-    let mut warnings = Vec::new();
+    let mut warnings = notes;
     let (sacrum_in_view, label_factor) = check_sacrum(&discs, stack, &mut warnings);
     let steps: Vec<f64> = discs
         .windows(2)
@@ -371,8 +439,103 @@ fn chain_for(
         sacrum_in_view,
         lumbar_count,
         labeling_warnings: warnings,
-        chain_score: chain.iter().map(|&i| cands[i].response).sum(),
+        chain_score: picked
+            .iter()
+            .filter(|(_, c)| *c == contrast)
+            .map(|(c, _)| c.response)
+            .sum(),
     })
+}
+
+/// Corrects the lower end of the chain, where the lumbosacral disc differs most from
+/// the others: a degenerated L5-S1 disc can show the opposite contrast (dark on T2)
+/// and be missed, and an S1-S2 remnant below L5-S1 can be taken for a mobile disc.
+fn refine_lumbosacral(
+    picked: &mut Vec<(Candidate, DiscContrast)>,
+    stack: &CanonicalStack,
+    all_responses: &[PlaneResponse],
+    own: &[Candidate],
+    contrast: DiscContrast,
+    params: &DiscParams,
+    notes: &mut Vec<String>,
+) {
+    let px = stack.pixel_mm;
+    let tilt = |c: &Candidate| c.normal[1].atan2(c.normal[0]).to_degrees();
+    let step_mm =
+        |a: &Candidate, b: &Candidate| ((b.r - a.r).powi(2) + (b.c - a.c).powi(2)).sqrt() * px;
+    let median_of = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let median_response = median_of(picked.iter().map(|(c, _)| c.response).collect());
+    // An S1-S2 remnant: much steeper than a lumbosacral disc above it, and weaker.
+    if picked.len() >= 3 {
+        let n = picked.len();
+        let (low, prev) = (&picked[n - 1].0, &picked[n - 2].0);
+        if tilt(prev) >= 22.0
+            && tilt(low) - tilt(prev) >= 12.0
+            && low.response < 0.75 * median_response
+        {
+            notes.push(format!(
+                "a weak band {:.0}° steeper than the disc above it was taken for the S1-S2 remnant, not a mobile disc",
+                tilt(low) - tilt(prev)
+            ));
+            picked.pop();
+            return;
+        }
+    }
+    // A missing lumbosacral disc: the lowest disc found is not tilted like one, and one
+    // vertebra further down there is a band of either contrast.
+    let (low, _) = picked[picked.len() - 1];
+    if tilt(&low) >= 30.0 || picked.len() < 2 {
+        return;
+    }
+    let steps: Vec<f64> = picked
+        .windows(2)
+        .map(|w| step_mm(&w[0].0, &w[1].0))
+        .collect();
+    let step = median_of(steps);
+    let other = match contrast {
+        DiscContrast::Darker => DiscContrast::Brighter,
+        DiscContrast::Brighter => DiscContrast::Darker,
+    };
+    let others = contrast_candidates(stack, all_responses, other, params)
+        .map(|(c, _)| c)
+        .unwrap_or_default();
+    let reference = |set: &[Candidate]| median_of(set.iter().take(8).map(|c| c.response).collect());
+    let (ref_own, ref_other) = (reference(own), reference(&others));
+    let best = own
+        .iter()
+        .map(|c| (c, contrast, c.response / ref_own.max(1e-12)))
+        .chain(
+            others
+                .iter()
+                .map(|c| (c, other, c.response / ref_other.max(1e-12))),
+        )
+        .filter(|(c, _, rel)| {
+            // One (possibly wedge-shaped, short) vertebra below, roughly along the axis.
+            let d = [(c.r - low.r) * px, (c.c - low.c) * px];
+            let len = (d[0] * d[0] + d[1] * d[1]).sqrt();
+            let along = (d[0] * low.normal[0] + d[1] * low.normal[1]) / len.max(1e-9);
+            let tilt_gain = tilt(c) - tilt(&low);
+            (0.4 * step..=1.3 * step).contains(&len)
+                && along >= 50f64.to_radians().cos()
+                && *rel >= 0.3
+                && (-5.0..=45.0).contains(&tilt_gain)
+        })
+        .max_by(|a, b| a.2.total_cmp(&b.2));
+    if let Some((c, found_contrast, _)) = best {
+        if found_contrast != contrast {
+            notes.push(format!(
+                "the lowest disc appears with the opposite contrast to the others ({}): degenerated disc?",
+                if found_contrast == DiscContrast::Darker { "darker than bone" } else { "brighter than bone" }
+            ));
+        }
+        let mut c = *c;
+        // Its response is on another scale; rank it as a typical disc of this chain.
+        c.response = c.response.min(median_response);
+        picked.push((c, found_contrast));
+    }
 }
 
 fn dist(a: Vec3, b: Vec3) -> f64 {

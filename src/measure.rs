@@ -148,7 +148,12 @@ pub fn measure_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
                 .push(format!("QC image not written: {e}")),
         }
     }
-    entry.processing_ms = Some(start.elapsed().as_millis() as u64);
+    tracing::info!(
+        "series {}: {} discs in {} ms",
+        series.series_instance_uid,
+        entry.discs.len(),
+        start.elapsed().as_millis()
+    );
     entry
 }
 

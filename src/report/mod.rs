@@ -94,7 +94,6 @@ pub struct SeriesEntry {
     pub levels: Vec<LevelEntry>,
     /// Files written for this series, relative to the output folder.
     pub qc_images: Vec<String>,
-    pub processing_ms: Option<u64>,
 }
 
 impl SeriesEntry {
@@ -120,7 +119,6 @@ impl SeriesEntry {
             midline_x_mm: None,
             levels: Vec::new(),
             qc_images: Vec::new(),
-            processing_ms: None,
         }
     }
 }

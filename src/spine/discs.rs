@@ -62,7 +62,7 @@ impl Default for DiscParams {
             bias_sigma_mm: 25.0,
             nms_radius_mm: 12.0,
             max_tilt_deg: 60.0,
-            min_step_mm: 15.0,
+            min_step_mm: 18.0,
             max_step_mm: 58.0,
             max_step_angle_deg: 40.0,
             max_step_ratio: 1.5,

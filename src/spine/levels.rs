@@ -38,7 +38,7 @@ pub struct Disc {
     /// Unit direction of the spine axis at the disc (toward the feet), patient LPS.
     pub axis: Vec3,
     /// Angle of the disc plane from horizontal in the sagittal plane (degrees; positive
-    /// when the disc's posterior edge is lower).
+    /// when the disc's anterior edge is lower, as at L5-S1).
     pub tilt_deg: f64,
     /// Disc height at its centre (mm), when both endplates were found.
     pub height_mm: Option<f64>,
@@ -645,7 +645,7 @@ fn check_sacrum(discs: &[Disc], stack: &CanonicalStack, warnings: &mut Vec<Strin
         below_mm += 1.0;
     }
     let mut factor: f64 = 1.0;
-    let in_view = below_mm >= 30.0;
+    let in_view = below_mm >= 18.0;
     if !in_view {
         warnings.push(format!(
             "sacrum not in the field of view (image ends {below_mm:.0} mm below the lowest disc): levels are counted from the lowest visible disc and may be shifted"
@@ -778,4 +778,111 @@ fn vertebrae(discs: &[Disc], steps: &[f64], sacrum_in_view: bool) -> Vec<Vertebr
     out.sort_by(|a, b| b.center_mm[2].total_cmp(&a.center_mm[2]));
     let _ = s![..];
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::volume::Geometry;
+    use ndarray::Array3;
+
+    /// A toy lumbar column on T1-like contrast: bright bodies 28 mm tall, dark discs
+    /// 9 mm tall, every 37 mm, the lowest disc tilted 30° like a lumbosacral disc, a
+    /// sacral block below it, soft tissue around. Returns the volume and the disc
+    /// centres (z, head to feet).
+    fn toy_spine() -> (Volume, Vec<f64>) {
+        let (n, rows, cols) = (9usize, 330usize, 200usize);
+        // Rows run down from z = 165, columns run posterior from y = -100; 1 mm pixels.
+        let g = Geometry::new(
+            [-16.0, -100.0, 165.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, -1.0],
+            [4.0, 1.0, 1.0],
+            4.0,
+        )
+        .unwrap();
+        let disc_z: Vec<f64> = (0..6).map(|i| 120.0 - 37.0 * i as f64).collect();
+        let lowest = *disc_z.last().unwrap();
+        let tilt = 30f64.to_radians();
+        let voxels = Array3::from_shape_fn((n, rows, cols), |(_, r, c)| {
+            let (z, y) = (165.0 - r as f64, -100.0 + c as f64);
+            // Column of bodies 40 mm deep centred at y = 0.
+            if y.abs() > 20.0 {
+                return 300.0;
+            }
+            // Lumbosacral disc and sacrum: below a plane through the lowest disc tilted
+            // 30° with its anterior edge lower (the sacral slope).
+            let z_plane = lowest + (y * tilt.tan());
+            if z < z_plane + 4.5 {
+                return if z > z_plane - 4.5 { 250.0 } else { 650.0 };
+            }
+            if disc_z[..5].iter().any(|d| (z - d).abs() < 4.5) {
+                250.0
+            } else {
+                650.0
+            }
+        });
+        (
+            Volume {
+                voxels,
+                geometry: g,
+                modality: Modality::MR,
+            },
+            disc_z,
+        )
+    }
+
+    #[test]
+    fn names_discs_counting_up_from_the_sacrum() {
+        let (v, disc_z) = toy_spine();
+        let (model, _) = localize(&v, DiscContrast::Darker).unwrap();
+        let loc = &model.localization;
+        let names: Vec<&str> = loc.discs.iter().map(|d| d.level.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"],
+            "{loc:#?}"
+        );
+        for (d, z) in loc.discs.iter().zip(&disc_z) {
+            assert!(
+                (d.center_mm[2] - z).abs() < 4.0,
+                "{} at z {:.1}, expected {z}",
+                d.level,
+                d.center_mm[2]
+            );
+            assert!(
+                d.center_mm[1].abs() < 8.0,
+                "{} off the column: y {:.1}",
+                d.level,
+                d.center_mm[1]
+            );
+        }
+        let l5s1 = loc.discs.last().unwrap();
+        assert!((l5s1.tilt_deg - 30.0).abs() < 8.0, "tilt {}", l5s1.tilt_deg);
+        assert!(loc.sacrum_in_view);
+        // The toy has no midline structure across slices: the midline is within the slab.
+        assert!(
+            (-16.0..=16.0).contains(&loc.midline_x_mm) || (-48.0..=0.0).contains(&loc.midline_x_mm)
+        );
+    }
+
+    #[test]
+    fn a_cut_off_sacrum_is_said_and_lowers_confidence() {
+        let (mut v, _) = toy_spine();
+        // Cut the image 3 mm below the lowest disc's centre: no sacrum in view.
+        let keep = (165.0 - (120.0 - 37.0 * 5.0) + 3.0) as usize;
+        v.voxels = v.voxels.slice(ndarray::s![.., ..keep, ..]).to_owned();
+        let (model, _) = localize(&v, DiscContrast::Darker).unwrap();
+        let loc = &model.localization;
+        // Either the cut lumbosacral disc is found and the missing sacrum reported, or it
+        // is not found and the lowest disc found is reported as not lumbosacral-looking.
+        let said = loc.labeling_warnings.iter().any(|w| {
+            w.contains("sacrum not in the field of view") || w.contains("unlike a lumbosacral disc")
+        });
+        assert!(said, "{:?} {:#?}", loc.labeling_warnings, loc.discs);
+        assert!(
+            loc.discs.iter().all(|d| d.confidence <= 0.5 + 1e-9),
+            "{loc:#?}"
+        );
+    }
 }

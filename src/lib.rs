@@ -19,7 +19,9 @@
 
 pub mod atomic_file;
 pub mod dicom;
+pub mod grading;
 pub mod measure;
+pub mod phantom;
 pub mod report;
 pub mod selection;
 pub mod series;

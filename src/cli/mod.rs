@@ -2,6 +2,7 @@
 //! library, and prints results. Computes nothing itself.
 
 mod measure;
+mod phantom;
 mod scan;
 
 use std::io::IsTerminal;
@@ -53,6 +54,9 @@ enum Command {
     /// Find the lumbar levels (L1-L2 .. L5-S1) in each study's best series and write
     /// report.json and QC images to --out.
     Measure(measure::MeasureArgs),
+    /// Write a synthetic lumbar spine series (MR T1/T2 or CT, sagittal or axial) with its
+    /// exact ground truth (truth.json).
+    Phantom(phantom::PhantomArgs),
 }
 
 /// Global options every subcommand sees.
@@ -133,6 +137,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
         Command::Measure(args) => measure::run(&ctx, args),
+        Command::Phantom(args) => phantom::run(&ctx, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

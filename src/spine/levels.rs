@@ -430,6 +430,12 @@ fn chain_for(
             "only {lumbar_found} of the 5 lumbar levels are in the field of view (or were found)"
         ));
     }
+    for d in &discs {
+        tracing::debug!(
+            "{contrast:?} disc {}: z {:.1} response {:.4} height {:?} tilt {:.1}",
+            d.level, d.center_mm[2], d.response, d.height_mm, d.tilt_deg
+        );
+    }
     let vertebrae = vertebrae(&discs, &steps, sacrum_in_view);
     Ok(Localization {
         discs,
@@ -468,6 +474,23 @@ fn refine_lumbosacral(
         v.get(v.len() / 2).copied().unwrap_or(0.0)
     };
     let median_response = median_of(picked.iter().map(|(c, _)| c.response).collect());
+    // The lumbosacral disc is the most tilted mobile disc (sacral slope). Bands further
+    // down (sacral segments, pelvic structures) are not mobile discs: the chain ends at
+    // the first disc, from the top, whose tilt comes within 10° of the steepest one.
+    let steepest = picked.iter().map(|(c, _)| tilt(c)).fold(f64::MIN, f64::max);
+    if steepest >= 15.0
+        && let Some(j) = picked.iter().position(|(c, _)| tilt(c) >= (steepest - 10.0).max(15.0))
+        && j + 1 < picked.len()
+        && j >= 1
+    {
+        let dropped = picked.len() - 1 - j;
+        notes.push(format!(
+            "{dropped} band(s) below the most tilted disc ({:.0}°) taken for sacral segments or pelvic structures, not mobile discs",
+            tilt(&picked[j].0)
+        ));
+        picked.truncate(j + 1);
+        return;
+    }
     // An S1-S2 remnant: much steeper than a lumbosacral disc above it, and weaker.
     if picked.len() >= 3 {
         let n = picked.len();

@@ -1,0 +1,94 @@
+//! Level-labelling accuracy on generated phantoms (issue 4's phantom criterion).
+//!
+//! `cargo run --release --example eval_levels -- [CASES] [FIRST_SEED]`
+//!
+//! For each case of the varied suite (MR T1, MR T2, CT sagittal, CT axial; all
+//! severities; SNR 8-30; every sixth case transitional), localises the levels on the
+//! rendered volume and compares every truth disc with the found disc of the same name:
+//! correct when its centre is within 10 mm. Transitional cases must carry a warning.
+
+use foramen::measure::localize_auto;
+use foramen::phantom::output::suite_case;
+use foramen::phantom::{PhantomOptions, Weighting, generate};
+use foramen::series::Weighting as SeriesWeighting;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let cases: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(32);
+    let first: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let base = PhantomOptions { seed: first, ..Default::default() };
+    let (mut all_ok, mut normal_cases, mut trans_cases, mut trans_warned, mut discs_ok, mut discs_total) = (0, 0, 0, 0, 0, 0);
+    let mut silent = 0;
+    let mut times = Vec::new();
+    for i in 0..cases {
+        let opts = suite_case(&base, i);
+        let case = generate(&opts).expect("valid suite options");
+        let weighting = match (opts.modality, opts.weighting) {
+            (foramen::volume::Modality::MR, Weighting::T1) => Some(SeriesWeighting::T1),
+            (foramen::volume::Modality::MR, Weighting::T2) => Some(SeriesWeighting::T2),
+            _ => None,
+        };
+        let start = std::time::Instant::now();
+        let result = localize_auto(&case.volume, weighting);
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        let label = format!("{:?} {:?} {:?} {:?} L{}", opts.modality, opts.weighting, opts.plane, opts.severity, opts.lumbar_count);
+        let Ok((model, note)) = result else {
+            println!("case {i:2} seed {} {label}: FAILED {}", opts.seed, result.err().map(|e| e.to_string()).unwrap_or_default());
+            if !case.truth.transitional {
+                normal_cases += 1;
+            }
+            continue;
+        };
+        let loc = &model.localization;
+        let mut wrong = Vec::new();
+        let mut ok = 0;
+        for t in &case.truth.discs {
+            let found = loc.discs.iter().find(|d| d.level == t.level);
+            let good = found.is_some_and(|d| {
+                let e = ((d.center_mm[0] - t.center_mm[0]).powi(2)
+                    + (d.center_mm[1] - t.center_mm[1]).powi(2)
+                    + (d.center_mm[2] - t.center_mm[2]).powi(2))
+                .sqrt();
+                // Left-right: the chain's midline estimate may sit a slab off; judge in-plane.
+                let in_plane = ((d.center_mm[1] - t.center_mm[1]).powi(2) + (d.center_mm[2] - t.center_mm[2]).powi(2)).sqrt();
+                in_plane < 10.0 && e < 20.0
+            });
+            if good {
+                ok += 1;
+            } else {
+                wrong.push(t.level.clone());
+                if found.is_some_and(|d| d.confidence >= 0.5) && loc.labeling_warnings.is_empty() {
+                    silent += 1;
+                }
+            }
+        }
+        let warned = !loc.labeling_warnings.is_empty() || note.is_some();
+        if case.truth.transitional {
+            trans_cases += 1;
+            if warned && loc.labeling_warnings.iter().any(|w| w.contains("transitional") || w.contains("lumbar-type") || w.contains("sacralis") || w.contains("lumbaris")) {
+                trans_warned += 1;
+            }
+        } else {
+            normal_cases += 1;
+            discs_total += case.truth.discs.len();
+            discs_ok += ok;
+            if wrong.is_empty() {
+                all_ok += 1;
+            }
+        }
+        println!(
+            "case {i:2} seed {} {label}: {ok}/{} discs correct{}{}",
+            opts.seed,
+            case.truth.discs.len(),
+            if wrong.is_empty() { String::new() } else { format!(", wrong/missing {wrong:?}") },
+            if loc.labeling_warnings.is_empty() { String::new() } else { format!(" | warnings: {}", loc.labeling_warnings.join("; ")) }
+        );
+    }
+    times.sort_by(f64::total_cmp);
+    println!();
+    println!("non-transitional cases with every disc correct: {all_ok}/{normal_cases}");
+    println!("discs correct: {discs_ok}/{discs_total}");
+    println!("transitional cases with a transitional warning: {trans_warned}/{trans_cases}");
+    println!("wrong discs with confidence >= 0.5 and no warning: {silent}");
+    println!("localisation time per case: median {:.0} ms (min {:.0}, max {:.0})", times[times.len() / 2], times[0], times[times.len() - 1]);
+}

@@ -1,0 +1,421 @@
+//! Tests of the phantom as a whole. Cases are rendered small (coarse pixels) so that
+//! the suite stays fast in debug builds; the truth does not depend on the pixel grid.
+
+use super::anatomy::{Anatomy, Prim, Side, Tissue};
+use super::render::{render_partial_volume, sample_contrast};
+use super::shapes::{Frame, Shape};
+use super::*;
+use crate::grading::Grade;
+use crate::volume::geometry::{Geometry, dot, sub};
+
+fn small(seed: u64) -> PhantomOptions {
+    PhantomOptions {
+        seed,
+        rows: Some(80),
+        columns: Some(80),
+        pixel_spacing_mm: Some(3.5),
+        truth_step_mm: 0.2,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_volume_and_truth() {
+    let a = generate(&small(5)).unwrap();
+    let b = generate(&small(5)).unwrap();
+    assert_eq!(a.volume.voxels, b.volume.voxels);
+    assert_eq!(a.volume.geometry, b.volume.geometry);
+    let ja = serde_json::to_string(&a.truth).unwrap();
+    assert_eq!(ja, serde_json::to_string(&b.truth).unwrap());
+    // A different seed is a different case.
+    let c = generate(&small(6)).unwrap();
+    assert_ne!(ja, serde_json::to_string(&c.truth).unwrap());
+}
+
+#[test]
+fn result_does_not_depend_on_thread_count() {
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| generate(&small(9)).unwrap())
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.volume.voxels, two.volume.voxels);
+    assert_eq!(
+        serde_json::to_string(&one.truth).unwrap(),
+        serde_json::to_string(&two.truth).unwrap()
+    );
+}
+
+#[test]
+fn truth_areas_are_in_the_normal_and_severe_ranges() {
+    // domain.md: normal lumbar foramina ~90-160 mm²; severe narrowing goes down to
+    // ~15 mm². Normal cases: median of all foramina within 90-160 and none closed.
+    let mut normal = Vec::new();
+    for seed in 0..3 {
+        let o = PhantomOptions {
+            severity: Severity::Normal,
+            ..small(seed)
+        };
+        for l in generate(&o).unwrap().truth.levels {
+            normal.push(l.min_area_mm2.expect("every foramen is crossed by a slice"));
+        }
+    }
+    normal.sort_by(f64::total_cmp);
+    let median = normal[normal.len() / 2];
+    assert!(
+        (90.0..=160.0).contains(&median),
+        "median {median}: {normal:?}"
+    );
+    assert!(
+        normal[0] > 40.0,
+        "a normal case has a closed foramen: {normal:?}"
+    );
+    // Severe cases: the narrowest foramen of each case is far below the normal range.
+    for seed in 0..3 {
+        let o = PhantomOptions {
+            severity: Severity::Severe,
+            ..small(seed)
+        };
+        let case = generate(&o).unwrap();
+        let min = case
+            .truth
+            .levels
+            .iter()
+            .filter_map(|l| l.min_area_mm2)
+            .fold(f64::INFINITY, f64::min);
+        assert!(min < 50.0, "seed {seed}: narrowest {min}");
+        assert!(case.truth.levels.iter().any(|l| l.grade == Grade::Severe));
+    }
+}
+
+#[test]
+fn left_foramina_lie_at_larger_x() {
+    let case = generate(&small(3)).unwrap();
+    let g = &case.volume.geometry;
+    for disc in &case.truth.discs {
+        let x_of = |side: Side| {
+            let l = case
+                .truth
+                .levels
+                .iter()
+                .find(|l| l.level == disc.level && l.side == side)
+                .unwrap();
+            let k = l.min_area_slice_index.unwrap();
+            // x where the slice's centre plane passes the disc centre's (y, z).
+            let o = g.slice_origin_mm(k);
+            let n = g.normal;
+            let c = disc.center_mm;
+            c[0] - dot(sub(c, o), n) / n[0]
+        };
+        let (left, right) = (x_of(Side::Left), x_of(Side::Right));
+        assert!(
+            left > disc.center_mm[0] + 5.0,
+            "{}: left {left}",
+            disc.level
+        );
+        assert!(
+            right < disc.center_mm[0] - 5.0,
+            "{}: right {right}",
+            disc.level
+        );
+    }
+    let json = serde_json::to_value(&case.truth).unwrap();
+    assert_eq!(json["levels"][0]["side"], "right");
+    assert_eq!(json["levels"][1]["side"], "left");
+    assert_eq!(json["schema"], "foramen.truth/1");
+}
+
+#[test]
+fn voxel_half_inside_a_slab_gets_half_the_contrast() {
+    // Fat (value 1000) fills x >= 0; air (0) elsewhere. Sagittal slices 4 mm thick,
+    // centred at x = 0, +1, +3, -3 mm: the footprint fractions are 1/2, 3/4, 1, 0.
+    let slab = Shape::SuperQuadric {
+        frame: Frame::aligned([100.0, 0.0, 0.0]),
+        radii_mm: [100.0, 500.0, 500.0],
+        exps: [0, 0, 0],
+        v_max_mm: f64::INFINITY,
+    };
+    let anat = Anatomy::test_scene(vec![Prim::new(Tissue::Fat, 50, slab)]);
+    let mut values = [0.0f32; anatomy::TISSUE_COUNT];
+    values[Tissue::Fat.index()] = 1000.0;
+    // row_dir +y, col_dir -z: normal -x, so slice k sits at x = x0 - k * spacing.
+    for (x_mm, expected) in [(0.0, 500.0), (1.0, 750.0), (3.0, 1000.0), (-3.0, 0.0)] {
+        let g = Geometry::new(
+            [x_mm, -5.0, 5.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, -1.0],
+            [4.0, 0.5, 0.5],
+            4.0,
+        )
+        .unwrap();
+        let v = render_partial_volume(&anat, &g, (1, 4, 4), &values);
+        // Midpoint sub-samples at 6 positions through 4 mm resolve a planar boundary to
+        // half a position (1/12 of the contrast); allow 1/7.
+        for &x in v.iter() {
+            assert!(
+                (x - expected).abs() <= 1000.0 / 7.0 + 1e-3,
+                "x {x_mm}: {x} vs {expected}"
+            );
+        }
+    }
+    // Symmetric sub-samples: the half-inside voxel is exactly between its neighbours'
+    // extremes, not snapped to 0 or 1000 as point sampling would give.
+    let g = Geometry::new(
+        [0.3, -5.0, 5.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, -1.0],
+        [4.0, 0.5, 0.5],
+        4.0,
+    )
+    .unwrap();
+    let v = render_partial_volume(&anat, &g, (1, 2, 2), &values);
+    assert!(v.iter().all(|&x| x > 300.0 && x < 800.0), "{v:?}");
+}
+
+#[test]
+fn ct_values_are_hounsfield_units() {
+    let o = PhantomOptions {
+        modality: Modality::CT,
+        ct_noise_hu: Some(0.0),
+        ..small(4)
+    };
+    let case = generate(&o).unwrap();
+    let v = &case.volume.voxels;
+    let (min, max) = v
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(min >= -1024.0 && max <= 3071.0);
+    assert!(
+        v.iter().all(|x| x.fract() == 0.0),
+        "stored values are integers"
+    );
+    // Air outside the patient is exactly -1000 HU without noise; bone reaches cortical HU.
+    assert!(v.iter().any(|&x| x == -1000.0));
+    assert!(max > 500.0, "no bone: max {max}");
+    // The middle of the L3 body is cancellous bone, 150-300 HU.
+    let l3 = case
+        .truth
+        .vertebrae
+        .iter()
+        .find(|v| v.name == "L3")
+        .unwrap();
+    let idx = case.volume.geometry.lps_to_index(l3.center_mm);
+    let at = v[[
+        idx[0].round() as usize,
+        idx[1].round() as usize,
+        idx[2].round() as usize,
+    ]];
+    assert!((150.0..=300.0).contains(&at), "L3 centre {at} HU");
+    assert!(case.mr_timing.is_none());
+}
+
+#[test]
+fn mr_contrast_follows_the_weighting() {
+    use Tissue::*;
+    for seed in 0..20 {
+        let t1 = sample_contrast(&small(seed), &mut super::stream(seed, 3)).table();
+        let at = |t: &[f32; anatomy::TISSUE_COUNT], x: Tissue| t[x.index()];
+        // T1: fat > marrow > root > {muscle, disc} > CSF > cortical bone.
+        assert!(at(&t1, Fat) > at(&t1, Marrow));
+        assert!(at(&t1, Marrow) > at(&t1, Root));
+        assert!(at(&t1, Root) > at(&t1, Annulus));
+        assert!(at(&t1, Annulus) > at(&t1, Csf) && at(&t1, Muscle) > at(&t1, Csf));
+        assert!(at(&t1, Csf) > at(&t1, Cortical));
+        let o = PhantomOptions {
+            weighting: Weighting::T2,
+            ..small(seed)
+        };
+        let t2 = sample_contrast(&o, &mut super::stream(seed, 3)).table();
+        // T2: CSF brightest, nucleus bright, annulus and muscle dark.
+        assert!(Tissue::ALL.iter().all(|&x| at(&t2, Csf) >= at(&t2, x)));
+        assert!(at(&t2, Nucleus) > at(&t2, Annulus) && at(&t2, Nucleus) > at(&t2, Muscle));
+    }
+}
+
+#[test]
+fn mr_volume_fits_twelve_bits_and_has_timing() {
+    let case = generate(&small(2)).unwrap();
+    assert!(
+        case.volume
+            .voxels
+            .iter()
+            .all(|&x| (0.0..=4095.0).contains(&x) && x.fract() == 0.0)
+    );
+    let t = case.mr_timing.unwrap();
+    assert!(
+        t.repetition_time_ms < 800.0 && t.echo_time_ms < 20.0,
+        "T1: short TR/TE"
+    );
+    assert_eq!(case.volume.geometry.plane(), crate::volume::Plane::Sagittal);
+    let (ns, nr, nc) = case.volume.shape();
+    assert!((11..=21).contains(&ns) && nr == 80 && nc == 80);
+    assert!(case.series_description.contains("T1"));
+}
+
+#[test]
+fn invalid_options_are_errors_not_panics() {
+    let bad = [
+        PhantomOptions {
+            rows: Some(0),
+            ..Default::default()
+        },
+        PhantomOptions {
+            columns: Some(100_000),
+            ..Default::default()
+        },
+        PhantomOptions {
+            num_slices: Some(0),
+            ..Default::default()
+        },
+        PhantomOptions {
+            lumbar_count: 3,
+            ..Default::default()
+        },
+        PhantomOptions {
+            snr: 0.0,
+            ..Default::default()
+        },
+        PhantomOptions {
+            snr: f64::NAN,
+            ..Default::default()
+        },
+        PhantomOptions {
+            pixel_spacing_mm: Some(f64::NAN),
+            ..Default::default()
+        },
+        PhantomOptions {
+            slice_thickness_mm: Some(-1.0),
+            ..Default::default()
+        },
+        PhantomOptions {
+            slice_thickness_mm: Some(2.0),
+            slice_gap_mm: Some(-2.0),
+            ..Default::default()
+        },
+        PhantomOptions {
+            plane: PhantomPlane::Axial,
+            ..Default::default()
+        },
+        PhantomOptions {
+            truth_step_mm: 0.0,
+            ..Default::default()
+        },
+        PhantomOptions {
+            modality: Modality::CT,
+            ct_noise_hu: Some(-1.0),
+            ..Default::default()
+        },
+        PhantomOptions {
+            rows: Some(2048),
+            columns: Some(2048),
+            num_slices: Some(2048),
+            ..Default::default()
+        },
+    ];
+    for o in bad {
+        assert!(generate(&o).is_err(), "{o:?}");
+    }
+}
+
+#[test]
+fn transitional_anatomy_is_named_and_flagged() {
+    for (count, names) in [
+        (4u8, vec!["L1-L2", "L2-L3", "L3-L4", "L4-S1"]),
+        (
+            6,
+            vec!["L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-L6", "L6-S1"],
+        ),
+    ] {
+        let o = PhantomOptions {
+            lumbar_count: count,
+            ..small(1)
+        };
+        let t = generate(&o).unwrap().truth;
+        assert!(t.transitional);
+        let got: Vec<&str> = t.discs.iter().map(|d| d.level.as_str()).collect();
+        assert_eq!(got, names);
+        assert_eq!(t.levels.len(), 2 * names.len());
+    }
+    assert!(!generate(&small(1)).unwrap().truth.transitional);
+}
+
+#[test]
+fn axial_ct_has_reslice_truth_planes() {
+    let o = PhantomOptions {
+        modality: Modality::CT,
+        plane: PhantomPlane::Axial,
+        rows: Some(64),
+        columns: Some(96),
+        pixel_spacing_mm: Some(2.0),
+        slice_thickness_mm: Some(4.0),
+        truth_step_mm: 0.2,
+        ..Default::default()
+    };
+    let case = generate(&o).unwrap();
+    assert_eq!(case.volume.geometry.plane(), crate::volume::Plane::Axial);
+    assert!(case.series_description.starts_with("AX CT"));
+    for l in &case.truth.levels {
+        let through: Vec<_> = l
+            .slice_areas_mm2
+            .iter()
+            .filter(|s| s.through_foramen)
+            .collect();
+        // Planes every 2 mm across a foramen 7-17 mm wide (pedicle width).
+        assert!(
+            through.len() >= 2,
+            "{} {:?}: {}",
+            l.level,
+            l.side,
+            through.len()
+        );
+        assert!(l.min_area_mm2.is_some());
+    }
+}
+
+#[test]
+fn min_area_is_the_minimum_over_through_slices() {
+    let case = generate(&small(8)).unwrap();
+    for l in &case.truth.levels {
+        let min = l
+            .slice_areas_mm2
+            .iter()
+            .filter(|s| s.through_foramen)
+            .map(|s| s.area_mm2)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(l.min_area_mm2, Some(min));
+        let (h, w) = (l.height_mm.unwrap(), l.width_mm.unwrap());
+        // A region of area A fits in its height x width box only if A <= h * (AP extent);
+        // the AP extent is at most ~25 mm (envelope depth).
+        assert!(h > 0.0 && min <= h * 25.0, "{h} {min}");
+        assert!((0.0..25.0).contains(&w));
+        assert!(l.posterior_disc_height_mm > 0.5 && l.posterior_disc_height_mm < 15.0);
+    }
+}
+
+/// Release timing of the reference case (15 slices of 512 × 512); run with
+/// `cargo test --release -- --ignored timing`.
+#[test]
+#[ignore]
+fn timing_of_a_15_slice_512_case() {
+    let o = PhantomOptions {
+        rows: Some(512),
+        columns: Some(512),
+        num_slices: Some(15),
+        ..Default::default()
+    };
+    let _ = generate(&o).unwrap();
+    let t = std::time::Instant::now();
+    let n = 5;
+    for seed in 0..n {
+        generate(&PhantomOptions { seed, ..o.clone() }).unwrap();
+    }
+    let s = t.elapsed().as_secs_f64() / n as f64;
+    println!(
+        "mean generation time {s:.3} s ({} threads)",
+        rayon::current_num_threads()
+    );
+    assert!(s < 1.0, "{s} s");
+}

@@ -16,8 +16,18 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let cases: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(32);
     let first: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let base = PhantomOptions { seed: first, ..Default::default() };
-    let (mut all_ok, mut normal_cases, mut trans_cases, mut trans_warned, mut discs_ok, mut discs_total) = (0, 0, 0, 0, 0, 0);
+    let base = PhantomOptions {
+        seed: first,
+        ..Default::default()
+    };
+    let (
+        mut all_ok,
+        mut normal_cases,
+        mut trans_cases,
+        mut trans_warned,
+        mut discs_ok,
+        mut discs_total,
+    ) = (0, 0, 0, 0, 0, 0);
     let mut silent = 0;
     let mut times = Vec::new();
     for i in 0..cases {
@@ -31,9 +41,16 @@ fn main() {
         let start = std::time::Instant::now();
         let result = localize_auto(&case.volume, weighting);
         times.push(start.elapsed().as_secs_f64() * 1000.0);
-        let label = format!("{:?} {:?} {:?} {:?} L{}", opts.modality, opts.weighting, opts.plane, opts.severity, opts.lumbar_count);
+        let label = format!(
+            "{:?} {:?} {:?} {:?} L{}",
+            opts.modality, opts.weighting, opts.plane, opts.severity, opts.lumbar_count
+        );
         let Ok((model, note)) = result else {
-            println!("case {i:2} seed {} {label}: FAILED {}", opts.seed, result.err().map(|e| e.to_string()).unwrap_or_default());
+            println!(
+                "case {i:2} seed {} {label}: FAILED {}",
+                opts.seed,
+                result.err().map(|e| e.to_string()).unwrap_or_default()
+            );
             if !case.truth.transitional {
                 normal_cases += 1;
             }
@@ -50,7 +67,9 @@ fn main() {
                     + (d.center_mm[2] - t.center_mm[2]).powi(2))
                 .sqrt();
                 // Left-right: the chain's midline estimate may sit a slab off; judge in-plane.
-                let in_plane = ((d.center_mm[1] - t.center_mm[1]).powi(2) + (d.center_mm[2] - t.center_mm[2]).powi(2)).sqrt();
+                let in_plane = ((d.center_mm[1] - t.center_mm[1]).powi(2)
+                    + (d.center_mm[2] - t.center_mm[2]).powi(2))
+                .sqrt();
                 in_plane < 10.0 && e < 20.0
             });
             if good {
@@ -65,7 +84,14 @@ fn main() {
         let warned = !loc.labeling_warnings.is_empty() || note.is_some();
         if case.truth.transitional {
             trans_cases += 1;
-            if warned && loc.labeling_warnings.iter().any(|w| w.contains("transitional") || w.contains("lumbar-type") || w.contains("sacralis") || w.contains("lumbaris")) {
+            if warned
+                && loc.labeling_warnings.iter().any(|w| {
+                    w.contains("transitional")
+                        || w.contains("lumbar-type")
+                        || w.contains("sacralis")
+                        || w.contains("lumbaris")
+                })
+            {
                 trans_warned += 1;
             }
         } else {
@@ -80,8 +106,16 @@ fn main() {
             "case {i:2} seed {} {label}: {ok}/{} discs correct{}{}",
             opts.seed,
             case.truth.discs.len(),
-            if wrong.is_empty() { String::new() } else { format!(", wrong/missing {wrong:?}") },
-            if loc.labeling_warnings.is_empty() { String::new() } else { format!(" | warnings: {}", loc.labeling_warnings.join("; ")) }
+            if wrong.is_empty() {
+                String::new()
+            } else {
+                format!(", wrong/missing {wrong:?}")
+            },
+            if loc.labeling_warnings.is_empty() {
+                String::new()
+            } else {
+                format!(" | warnings: {}", loc.labeling_warnings.join("; "))
+            }
         );
     }
     times.sort_by(f64::total_cmp);
@@ -90,5 +124,10 @@ fn main() {
     println!("discs correct: {discs_ok}/{discs_total}");
     println!("transitional cases with a transitional warning: {trans_warned}/{trans_cases}");
     println!("wrong discs with confidence >= 0.5 and no warning: {silent}");
-    println!("localisation time per case: median {:.0} ms (min {:.0}, max {:.0})", times[times.len() / 2], times[0], times[times.len() - 1]);
+    println!(
+        "localisation time per case: median {:.0} ms (min {:.0}, max {:.0})",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1]
+    );
 }

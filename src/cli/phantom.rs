@@ -155,7 +155,9 @@ pub fn run(ctx: &Context, args: PhantomArgs) -> anyhow::Result<u8> {
     };
     let cases: Vec<(PhantomOptions, PathBuf)> = match args.suite {
         None => vec![(base.clone(), args.out.clone())],
-        Some(n) => (0..n).map(|i| (suite_case(&base, i), args.out.join(format!("case-{i:03}")))).collect(),
+        Some(n) => (0..n)
+            .map(|i| (suite_case(&base, i), args.out.join(format!("case-{i:03}"))))
+            .collect(),
     };
     // Each case parallelises internally; running cases one at a time bounds memory.
     for (opts, dir) in &cases {
@@ -166,7 +168,8 @@ pub fn run(ctx: &Context, args: PhantomArgs) -> anyhow::Result<u8> {
                 return Ok(exit::USAGE);
             }
         };
-        let files = write_case(&case, opts, &write, dir).with_context(|| format!("writing the phantom to {}", dir.display()))?;
+        let files = write_case(&case, opts, &write, dir)
+            .with_context(|| format!("writing the phantom to {}", dir.display()))?;
         if !ctx.quiet {
             eprintln!(
                 "foramen: wrote {} {} slices ({}) and truth.json to {}",

@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::{PhantomCase, PhantomOptions, PhantomPlane, Severity, Weighting};
 use crate::dicom::DicomError;
-use crate::dicom::write::{FileNaming, MrAcquisition, OutputTransferSyntax, SeriesWriteSpec, write_series};
+use crate::dicom::write::{
+    FileNaming, MrAcquisition, OutputTransferSyntax, SeriesWriteSpec, write_series,
+};
 use crate::volume::Modality;
 
 /// How the files of a case are written.
@@ -81,7 +83,10 @@ pub fn write_case(
         serde_json::to_writer_pretty(&mut *w, &case.truth).map_err(std::io::Error::other)?;
         w.write_all(b"\n")
     })
-    .map_err(|source| WriteCaseError::Io { path: truth_path, source })?;
+    .map_err(|source| WriteCaseError::Io {
+        path: truth_path,
+        source,
+    })?;
     Ok(paths)
 }
 
@@ -100,9 +105,18 @@ pub fn suite_case(base: &PhantomOptions, i: usize) -> PhantomOptions {
     o.modality = modality;
     o.weighting = weighting;
     o.plane = plane;
-    o.severity = [Severity::Normal, Severity::Mixed, Severity::Severe, Severity::Random][(i / 4) % 4];
+    o.severity = [
+        Severity::Normal,
+        Severity::Mixed,
+        Severity::Severe,
+        Severity::Random,
+    ][(i / 4) % 4];
     // SNR from 8 to 30 in a fixed, seed-independent pattern.
     o.snr = 8.0 + ((i * 7) % 23) as f64;
-    o.lumbar_count = if i % 6 == 5 { if (i / 6) % 2 == 0 { 6 } else { 4 } } else { 5 };
+    o.lumbar_count = if i % 6 == 5 {
+        if (i / 6) % 2 == 0 { 6 } else { 4 }
+    } else {
+        5
+    };
     o
 }

@@ -131,7 +131,14 @@ pub fn localize(
         .par_iter()
         .map(|p| disc_responses(p, px, &params))
         .collect();
-    let first = chain_for(&stack, &planes, &responses, expected, &params);
+    let first = chain_for(
+        &stack,
+        &planes,
+        &responses,
+        expected,
+        &params,
+        volume.modality == Modality::CT,
+    );
     if volume.modality == Modality::CT {
         return first.map(|loc| {
             (
@@ -148,7 +155,14 @@ pub fn localize(
         DiscContrast::Darker => DiscContrast::Brighter,
         DiscContrast::Brighter => DiscContrast::Darker,
     };
-    let second = chain_for(&stack, &planes, &responses, other, &params);
+    let second = chain_for(
+        &stack,
+        &planes,
+        &responses,
+        other,
+        &params,
+        volume.modality == Modality::CT,
+    );
     let name = |c: DiscContrast| {
         if c == DiscContrast::Brighter {
             "brighter"
@@ -304,6 +318,7 @@ fn chain_for(
     all_responses: &[PlaneResponse],
     contrast: DiscContrast,
     params: &DiscParams,
+    is_ct: bool,
 ) -> Result<Localization, LocalizeError> {
     let px = stack.pixel_mm;
     let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
@@ -333,6 +348,8 @@ fn chain_for(
     let mut picked: Vec<(Candidate, DiscContrast)> =
         chain.iter().map(|&i| (cands[i], contrast)).collect();
     let mut notes = Vec::new();
+    let mid_plane_image = midline_image(planes, &weights);
+    trim_non_vertebral(&mut picked, &mid_plane_image, px, &mut notes);
     refine_lumbosacral(
         &mut picked,
         stack,
@@ -340,6 +357,7 @@ fn chain_for(
         &cands,
         contrast,
         params,
+        is_ct,
         &mut notes,
     );
 
@@ -360,7 +378,6 @@ fn chain_for(
             (responses.len() as f64 - 1.0) / 2.0
         }
     };
-    let mid_plane_image = midline_image(planes, &weights);
     let median_response = {
         let mut v: Vec<f64> = picked.iter().map(|(c, _)| c.response).collect();
         v.sort_by(f64::total_cmp);
@@ -395,7 +412,12 @@ fn chain_for(
     let midline_x_mm = stack.to_lps(mid_k, 0.0, 0.0)[0];
 
     let mut warnings = notes;
-    let (sacrum_in_view, label_factor) = check_sacrum(&discs, stack, &mut warnings);
+    let (sacrum_in_view, mut label_factor) = check_sacrum(&discs, stack, &mut warnings);
+    // A lowest disc found only with the opposite contrast is a plausible but unproven
+    // lumbosacral disc: the whole count rests on it.
+    if picked.last().is_some_and(|(_, c)| *c != contrast) {
+        label_factor *= 0.5;
+    }
     let steps: Vec<f64> = discs
         .windows(2)
         .map(|w| dist(w[0].center_mm, w[1].center_mm))
@@ -433,7 +455,11 @@ fn chain_for(
     for d in &discs {
         tracing::debug!(
             "{contrast:?} disc {}: z {:.1} response {:.4} height {:?} tilt {:.1}",
-            d.level, d.center_mm[2], d.response, d.height_mm, d.tilt_deg
+            d.level,
+            d.center_mm[2],
+            d.response,
+            d.height_mm,
+            d.tilt_deg
         );
     }
     let vertebrae = vertebrae(&discs, &steps, sacrum_in_view);
@@ -453,6 +479,86 @@ fn chain_for(
     })
 }
 
+/// Mean and standard deviation of the image in a box around the middle of the segment
+/// between two discs (the vertebral body's core: ±6 mm along the axis, ±10 mm across).
+fn body_core(img: &Array2<f32>, a: &Candidate, b: &Candidate, px: f64) -> Option<(f64, f64)> {
+    let (h, w) = img.dim();
+    let (mr, mc) = ((a.r + b.r) / 2.0, (a.c + b.c) / 2.0);
+    let n = [
+        (a.normal[0] + b.normal[0]) / 2.0,
+        (a.normal[1] + b.normal[1]) / 2.0,
+    ];
+    let t = [-n[1], n[0]];
+    let mut v = Vec::new();
+    for i in -6..=6 {
+        for j in -10..=10 {
+            let (u, s) = (i as f64 / px, j as f64 / px);
+            let (r, c) = (
+                (mr + u * n[0] + s * t[0]).round(),
+                (mc + u * n[1] + s * t[1]).round(),
+            );
+            if r >= 0.0 && c >= 0.0 && (r as usize) < h && (c as usize) < w {
+                v.push(img[[r as usize, c as usize]] as f64);
+            }
+        }
+    }
+    if v.len() < 50 {
+        return None;
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+    Some((mean, var.sqrt()))
+}
+
+/// Drops discs from the lower end of the chain while the segment above them does not
+/// look like a vertebral body: the chain can run on through pelvic structures, whose
+/// "bodies" differ in brightness from the vertebrae above or are far less uniform.
+fn trim_non_vertebral(
+    picked: &mut Vec<(Candidate, DiscContrast)>,
+    img: &Array2<f32>,
+    px: f64,
+    notes: &mut Vec<String>,
+) {
+    let cores: Vec<Option<(f64, f64)>> = picked
+        .windows(2)
+        .map(|w| body_core(img, &w[0].0, &w[1].0, px))
+        .collect();
+    let upper: Vec<(f64, f64)> = cores
+        .iter()
+        .take(cores.len().div_ceil(2))
+        .flatten()
+        .copied()
+        .collect();
+    if upper.len() < 2 {
+        return;
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ref_mean = median(upper.iter().map(|c| c.0).collect());
+    let ref_sd = median(upper.iter().map(|c| c.1).collect());
+    let spread =
+        median(upper.iter().map(|c| (c.0 - ref_mean).abs()).collect()).max(0.05 * ref_mean.abs());
+    let mut dropped = 0;
+    while picked.len() > 3 {
+        let k = picked.len() - 2;
+        let Some((mean, sd)) = cores[k] else { break };
+        let odd_mean = (mean - ref_mean).abs() > 4.0 * spread + 0.15 * ref_mean.abs();
+        let odd_texture = sd > 2.5 * ref_sd.max(1e-6);
+        if !(odd_mean || odd_texture) {
+            break;
+        }
+        picked.pop();
+        dropped += 1;
+    }
+    if dropped > 0 {
+        notes.push(format!(
+            "{dropped} band(s) at the lower end are not separated by vertebra-like bone and were not taken as discs"
+        ));
+    }
+}
+
 /// Corrects the lower end of the chain, where the lumbosacral disc differs most from
 /// the others: a degenerated L5-S1 disc can show the opposite contrast (dark on T2)
 /// and be missed, and an S1-S2 remnant below L5-S1 can be taken for a mobile disc.
@@ -463,6 +569,7 @@ fn refine_lumbosacral(
     own: &[Candidate],
     contrast: DiscContrast,
     params: &DiscParams,
+    is_ct: bool,
     notes: &mut Vec<String>,
 ) {
     let px = stack.pixel_mm;
@@ -476,10 +583,12 @@ fn refine_lumbosacral(
     let median_response = median_of(picked.iter().map(|(c, _)| c.response).collect());
     // The lumbosacral disc is the most tilted mobile disc (sacral slope). Bands further
     // down (sacral segments, pelvic structures) are not mobile discs: the chain ends at
-    // the first disc, from the top, whose tilt comes within 10° of the steepest one.
+    // the first disc, from the top, whose tilt comes within 6° of the steepest one.
     let steepest = picked.iter().map(|(c, _)| tilt(c)).fold(f64::MIN, f64::max);
     if steepest >= 15.0
-        && let Some(j) = picked.iter().position(|(c, _)| tilt(c) >= (steepest - 10.0).max(15.0))
+        && let Some(j) = picked
+            .iter()
+            .position(|(c, _)| tilt(c) >= (steepest - 6.0).max(15.0))
         && j + 1 < picked.len()
         && j >= 1
     {
@@ -489,14 +598,15 @@ fn refine_lumbosacral(
             tilt(&picked[j].0)
         ));
         picked.truncate(j + 1);
+        // The steepest disc is the lumbosacral one: nothing to search below it.
         return;
     }
-    // An S1-S2 remnant: much steeper than a lumbosacral disc above it, and weaker.
+    // An S1-S2 remnant: steeper than a lumbosacral disc above it, and weaker.
     if picked.len() >= 3 {
         let n = picked.len();
         let (low, prev) = (&picked[n - 1].0, &picked[n - 2].0);
         if tilt(prev) >= 22.0
-            && tilt(low) - tilt(prev) >= 12.0
+            && tilt(low) - tilt(prev) >= 6.0
             && low.response < 0.75 * median_response
         {
             notes.push(format!(
@@ -522,9 +632,14 @@ fn refine_lumbosacral(
         DiscContrast::Darker => DiscContrast::Brighter,
         DiscContrast::Brighter => DiscContrast::Darker,
     };
-    let others = contrast_candidates(stack, all_responses, other, params)
-        .map(|(c, _)| c)
-        .unwrap_or_default();
+    // On CT the opposite contrast is cortical bone (endplates), never a disc.
+    let others = if is_ct {
+        Vec::new()
+    } else {
+        contrast_candidates(stack, all_responses, other, params)
+            .map(|(c, _)| c)
+            .unwrap_or_default()
+    };
     let reference = |set: &[Candidate]| median_of(set.iter().take(8).map(|c| c.response).collect());
     let (ref_own, ref_other) = (reference(own), reference(&others));
     let best = own
@@ -545,6 +660,7 @@ fn refine_lumbosacral(
                 && along >= 50f64.to_radians().cos()
                 && *rel >= 0.3
                 && (-5.0..=45.0).contains(&tilt_gain)
+                && tilt(c) >= 12.0
         })
         .max_by(|a, b| a.2.total_cmp(&b.2));
     if let Some((c, found_contrast, _)) = best {
@@ -695,72 +811,52 @@ fn check_sacrum(discs: &[Disc], stack: &CanonicalStack, warnings: &mut Vec<Strin
     (in_view, factor)
 }
 
-/// Counts lumbar-type vertebrae above the sacrum from the spacing of the discs (body
-/// plus disc heights): thoracic vertebrae are shorter and their discs thinner. Returns
-/// `None` when the field of view does not reach the thoracolumbar junction.
+/// Counts lumbar-type vertebrae above the sacrum from the spacing of the discs (a
+/// vertebra's body plus disc height): thoracic vertebrae are shorter and their discs
+/// thinner, so the spacing drops at the thoracolumbar junction. The junction is the
+/// split of the spacings (from the sacrum up) that best separates a taller lower group
+/// from a shorter upper one; it is trusted only when the drop is clear (≥ 10%) and
+/// both groups have at least two vertebrae. Returns `None` when it cannot be told.
 fn count_lumbar(discs: &[Disc], steps: &[f64], warnings: &mut Vec<String>) -> Option<u8> {
     let n = discs.len();
-    if n < 4 {
+    if n < 6 {
         return None;
     }
-    // steps[j] is between discs j and j+1 (head to feet); from the bottom, the vertebra
-    // above disc i (counting up from 0 = lowest) spans step n-2-i.
+    // Vertebra i (from the sacrum up) spans steps[n - 2 - i].
     let from_bottom: Vec<f64> = (0..n - 1).map(|i| steps[n - 2 - i]).collect();
-    let reference = {
-        let mut v: Vec<f64> = from_bottom.iter().take(3).copied().collect();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let heights: Vec<Option<f64>> = discs.iter().rev().map(|d| d.height_mm).collect();
-    let ref_height = {
-        let mut v: Vec<f64> = heights.iter().take(4).flatten().copied().collect();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied()
-    };
-    let mut count = 0usize;
-    for (i, step) in from_bottom.iter().enumerate() {
-        // The vertebra above disc i is lumbar-type when it is as tall as the lower lumbar
-        // ones and the disc below it is not thoracic-thin (T12-L1 is often thin, so the
-        // disc below, not above, tells T12 from L1).
-        let tall = *step >= 0.87 * reference;
-        let disc_below_thick = match (heights.get(i).copied().flatten(), ref_height) {
-            (Some(hh), Some(r)) => hh >= 0.6 * r,
-            _ => true,
-        };
-        if tall && disc_below_thick {
-            count += 1;
-        } else {
-            break;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let mut best: Option<(usize, f64)> = None;
+    for k in 2..=from_bottom.len() - 2 {
+        let (lower, upper) = (mean(&from_bottom[..k]), mean(&from_bottom[k..]));
+        let drop = (lower - upper) / lower;
+        if best.is_none_or(|(_, d)| drop > d) {
+            best = Some((k, drop));
         }
     }
-    if count == from_bottom.len() {
-        // Every vertebra in view looks lumbar: the junction is above the field of view.
-        if count > 5 {
-            warnings.push(format!(
-                "{count} lumbar-type vertebrae above the lowest disc: possible lumbarised S1 (six lumbar vertebrae) or the sacrum not recognised; labels counted from the sacrum"
-            ));
-            return Some(count as u8);
-        }
+    let (k, drop) = best?;
+    if drop < 0.10 {
         return None;
     }
-    if count != 5 {
-        let kind = if count < 5 {
+    if k != 5 {
+        let kind = if k < 5 {
             "possible sacralised L5 (four lumbar vertebrae)"
         } else {
             "possible lumbarised S1 (six lumbar vertebrae)"
         };
         warnings.push(format!(
-            "{count} lumbar-type vertebrae above the sacrum: {kind}; transitional anatomy makes level names uncertain (counted from the sacrum)"
+            "the vertebra spacing drops by {:.0}% above the {k}th vertebra from the sacrum: {k} lumbar-type vertebrae, {kind}; transitional anatomy makes level names uncertain (counted from the sacrum)",
+            100.0 * drop
         ));
     }
+    let heights: Vec<Option<f64>> = discs.iter().rev().map(|d| d.height_mm).collect();
     if let (Some(Some(l5s1)), Some(Some(l4l5))) = (heights.first(), heights.get(1))
-        && *l5s1 < 0.5 * l4l5
+        && *l5s1 < 0.4 * l4l5
     {
         warnings.push(format!(
             "rudimentary lowest disc ({l5s1:.1} mm against {l4l5:.1} mm above): possible sacralisation"
         ));
     }
-    Some(count as u8)
+    Some(k as u8)
 }
 
 fn vertebrae(discs: &[Disc], steps: &[f64], sacrum_in_view: bool) -> Vec<Vertebra> {
@@ -900,7 +996,9 @@ mod tests {
         // Either the cut lumbosacral disc is found and the missing sacrum reported, or it
         // is not found and the lowest disc found is reported as not lumbosacral-looking.
         let said = loc.labeling_warnings.iter().any(|w| {
-            w.contains("sacrum not in the field of view") || w.contains("unlike a lumbosacral disc")
+            w.contains("sacrum not in the field of view")
+                || w.contains("unlike a lumbosacral disc")
+                || w.contains("opposite contrast")
         });
         assert!(said, "{:?} {:#?}", loc.labeling_warnings, loc.discs);
         assert!(

@@ -58,7 +58,7 @@ pub struct DiscParams {
 impl Default for DiscParams {
     fn default() -> Self {
         DiscParams {
-            scales_mm: vec![2.5, 3.5, 5.0],
+            scales_mm: vec![2.5, 4.0],
             bias_sigma_mm: 25.0,
             nms_radius_mm: 12.0,
             max_tilt_deg: 60.0,

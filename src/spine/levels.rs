@@ -86,7 +86,7 @@ pub enum LocalizeError {
 }
 
 /// Grid spacing of the localisation stack (mm): discs are 6-15 mm thick.
-pub const LOCALIZATION_PIXEL_MM: f64 = 1.2;
+pub const LOCALIZATION_PIXEL_MM: f64 = 1.5;
 /// Sagittal plane spacing when an axial volume is resliced (mm).
 pub const RESLICE_SPACING_MM: f64 = 2.0;
 
@@ -350,16 +350,13 @@ fn chain_for(
     let mut notes = Vec::new();
     let mid_plane_image = midline_image(planes, &weights);
     trim_non_vertebral(&mut picked, &mid_plane_image, px, &mut notes);
-    refine_lumbosacral(
-        &mut picked,
+    let evidence = Evidence {
         stack,
         all_responses,
-        &cands,
-        contrast,
         params,
         is_ct,
-        &mut notes,
-    );
+    };
+    refine_lumbosacral(&mut picked, &evidence, &cands, contrast, &mut notes);
 
     // Midline: response-weighted plane position of the chain's discs.
     let plane_of = |r: usize, c: usize| -> f64 {
@@ -562,16 +559,27 @@ fn trim_non_vertebral(
 /// Corrects the lower end of the chain, where the lumbosacral disc differs most from
 /// the others: a degenerated L5-S1 disc can show the opposite contrast (dark on T2)
 /// and be missed, and an S1-S2 remnant below L5-S1 can be taken for a mobile disc.
+/// The image evidence shared by the chain-building steps of one series.
+struct Evidence<'a> {
+    stack: &'a CanonicalStack,
+    all_responses: &'a [PlaneResponse],
+    params: &'a DiscParams,
+    is_ct: bool,
+}
+
 fn refine_lumbosacral(
     picked: &mut Vec<(Candidate, DiscContrast)>,
-    stack: &CanonicalStack,
-    all_responses: &[PlaneResponse],
+    evidence: &Evidence,
     own: &[Candidate],
     contrast: DiscContrast,
-    params: &DiscParams,
-    is_ct: bool,
     notes: &mut Vec<String>,
 ) {
+    let Evidence {
+        stack,
+        all_responses,
+        params,
+        is_ct,
+    } = *evidence;
     let px = stack.pixel_mm;
     let tilt = |c: &Candidate| c.normal[1].atan2(c.normal[0]).to_degrees();
     let step_mm =

@@ -1,0 +1,230 @@
+//! `foramen measure` on the checked-in phantom fixtures, checked against the phantoms'
+//! analytic truth (truth.json), and the report contract of shared/domain.md.
+
+mod common;
+
+use std::path::Path;
+
+use common::foramen;
+use serde_json::Value;
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn run_measure(out: &Path, extra: &[&str]) -> (std::process::Output, Value) {
+    let fx = fixtures();
+    let mut args = vec![
+        "measure",
+        fx.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let run = foramen(&args);
+    let report = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    (run, report)
+}
+
+#[test]
+fn measure_labels_the_fixture_discs_like_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, report) = run_measure(dir.path(), &[]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(report["schema"], "foramen.report/1");
+    assert!(
+        report["disclaimer"]
+            .as_str()
+            .unwrap()
+            .contains("clinical correlation")
+    );
+    let series = report["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2);
+    for name in ["mr-t1", "ct"] {
+        let truth: Value = serde_json::from_slice(
+            &std::fs::read(fixtures().join(name).join("truth.json")).unwrap(),
+        )
+        .unwrap();
+        let s = series
+            .iter()
+            .find(|s| {
+                s["series_description"]
+                    .as_str()
+                    .unwrap()
+                    .contains(if name == "ct" { "CT" } else { "T1" })
+            })
+            .unwrap();
+        assert_eq!(s["status"], "measured", "{name}: {}", s["reason"]);
+        for key in [
+            "study_instance_uid",
+            "series_instance_uid",
+            "modality",
+            "discs",
+            "levels",
+            "labeling_warnings",
+            "vertebrae",
+        ] {
+            assert!(s.get(key).is_some(), "{name}: missing {key}");
+        }
+        // Each of the lower four lumbar discs must carry the name of the truth disc it is
+        // nearest to (discs are ~30 mm apart) and lie within 15 mm of it in the sagittal plane.
+        let truth_discs = truth["discs"].as_array().unwrap();
+        let in_plane = |a: &Value, b: &Value| {
+            let (a, b) = (
+                a["center_mm"].as_array().unwrap(),
+                b["center_mm"].as_array().unwrap(),
+            );
+            ((a[1].as_f64().unwrap() - b[1].as_f64().unwrap()).powi(2)
+                + (a[2].as_f64().unwrap() - b[2].as_f64().unwrap()).powi(2))
+            .sqrt()
+        };
+        for t in truth_discs.iter().filter(|d| d["level"] != "L1-L2") {
+            let level = t["level"].as_str().unwrap();
+            let d = s["discs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["level"] == level)
+                .unwrap_or_else(|| panic!("{name}: {level} not found"));
+            let nearest = truth_discs
+                .iter()
+                .min_by(|a, b| in_plane(a, d).total_cmp(&in_plane(b, d)))
+                .unwrap();
+            assert_eq!(
+                nearest["level"], level,
+                "{name}: the disc named {level} is nearest to the truth's {}",
+                nearest["level"]
+            );
+            let e = in_plane(t, d);
+            assert!(e < 15.0, "{name}: {level} found {e:.1} mm from the truth");
+            let c = d["confidence"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&c));
+        }
+        // Ten level entries (5 levels × 2 sides); foramen fields are null with a reason.
+        let levels = s["levels"].as_array().unwrap();
+        assert_eq!(levels.len(), 10);
+        for l in levels {
+            assert!(l["min_area_mm2"].is_null() && l["reason"].is_string());
+            assert_eq!(l["grade"], "indeterminate");
+        }
+        // QC image: a real PNG with the banner band at the top.
+        let qc = s["qc_images"][0].as_str().unwrap();
+        let img = image::open(dir.path().join(qc)).unwrap().to_rgb8();
+        assert!(img.width() > 200 && img.height() > 200);
+        let banner = img.get_pixel(2, 2);
+        assert!(
+            banner[0] > 100 && banner[1] < 60,
+            "banner colour {banner:?}"
+        );
+    }
+    // Each study has a selection line.
+    for st in report["studies"].as_array().unwrap() {
+        assert!(
+            st["summary"].as_str().unwrap().contains("used"),
+            "{}",
+            st["summary"]
+        );
+    }
+}
+
+#[test]
+fn measure_is_deterministic_and_independent_of_threads() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let one = foramen(&[
+        "--jobs",
+        "1",
+        "measure",
+        fixtures().to_str().unwrap(),
+        "--out",
+        a.path().to_str().unwrap(),
+        "--no-qc",
+    ]);
+    let two = foramen(&[
+        "--jobs",
+        "2",
+        "measure",
+        fixtures().to_str().unwrap(),
+        "--out",
+        b.path().to_str().unwrap(),
+        "--no-qc",
+    ]);
+    assert!(one.status.success() && two.status.success());
+    assert_eq!(
+        std::fs::read(a.path().join("report.json")).unwrap(),
+        std::fs::read(b.path().join("report.json")).unwrap()
+    );
+}
+
+#[test]
+fn measure_exit_codes_and_series_override() {
+    // Only an axial MR: readable but nothing measurable (exit 3).
+    let dir = tempfile::tempdir().unwrap();
+    let axial = foramen::volume::Geometry::new(
+        [0.0; 3],
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [4.0, 0.8, 0.8],
+        4.0,
+    )
+    .unwrap();
+    let v = common::test_volume(foramen::volume::Modality::MR, axial, (5, 16, 16));
+    foramen::dicom::write::write_series(
+        &v,
+        &foramen::dicom::write::SeriesWriteSpec::synthetic("ax-only", "AX T2"),
+        &dir.path().join("in"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = foramen(&[
+        "measure",
+        dir.path().join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(3));
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["series"][0]["status"], "skipped");
+    assert!(
+        report["series"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("axial MR")
+    );
+    // --series forces the requested series even when another would be preferred.
+    let out2 = dir.path().join("out2");
+    let (_, full) = run_measure(&out2, &["--no-qc"]);
+    let ct_uid = full["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["modality"] == "CT")
+        .unwrap()["series_instance_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out3 = dir.path().join("out3");
+    let (run, forced) = run_measure(&out3, &["--no-qc", "--series", &ct_uid]);
+    assert!(run.status.success());
+    let measured: Vec<&Value> = forced["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "measured")
+        .collect();
+    assert_eq!(measured.len(), 1);
+    assert_eq!(measured[0]["series_instance_uid"], ct_uid.as_str());
+    // Missing input: usage error.
+    assert_eq!(
+        foramen(&["measure", "/nope", "--out", out.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -165,14 +165,7 @@ fn measure_is_deterministic_and_independent_of_threads() {
 fn measure_exit_codes_and_series_override() {
     // Only an axial MR: readable but nothing measurable (exit 3).
     let dir = tempfile::tempdir().unwrap();
-    let axial = foramen::volume::Geometry::new(
-        [0.0; 3],
-        [1.0, 0.0, 0.0],
-        [0.0, 1.0, 0.0],
-        [4.0, 0.8, 0.8],
-        4.0,
-    )
-    .unwrap();
+    let axial = common::axial_geometry();
     let v = common::test_volume(foramen::volume::Modality::MR, axial, (5, 16, 16));
     foramen::dicom::write::write_series(
         &v,

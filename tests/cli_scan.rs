@@ -4,7 +4,7 @@ mod common;
 
 use common::{foramen, foramen_json, sagittal_geometry, test_volume};
 use foramen::dicom::write::{FileNaming, SeriesWriteSpec, write_series};
-use foramen::volume::{Geometry, Modality};
+use foramen::volume::Modality;
 use sha2::{Digest, Sha256};
 
 /// A study folder as found in the wild: two series, odd names, junk alongside.
@@ -20,14 +20,7 @@ fn study_folder() -> tempfile::TempDir {
     let mut ax = SeriesWriteSpec::synthetic("cli-study-ax", "AX T2");
     ax.study_instance_uid = "2.25.42".into();
     ax.series_number = 2;
-    let axial = Geometry::new(
-        [0.0; 3],
-        [1.0, 0.0, 0.0],
-        [0.0, 1.0, 0.0],
-        [4.0, 0.8, 0.8],
-        4.0,
-    )
-    .unwrap();
+    let axial = common::axial_geometry();
     write_series(
         &test_volume(Modality::MR, axial, (6, 16, 16)),
         &ax,

@@ -141,14 +141,7 @@ fn mixed_sizes_and_orientations_are_inconsistent_geometry() {
 
 #[test]
 fn axial_mr_and_single_slices_are_not_usable() {
-    let axial = Geometry::new(
-        [0.0; 3],
-        [1.0, 0.0, 0.0],
-        [0.0, 1.0, 0.0],
-        [4.0, 0.8, 0.8],
-        4.0,
-    )
-    .unwrap();
+    let axial = common::axial_geometry();
     let (s, _) = round_trip(
         &test_volume(Modality::MR, axial.clone(), (4, 8, 8)),
         &SeriesWriteSpec::synthetic("ax", "AX T2"),

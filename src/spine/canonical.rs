@@ -126,6 +126,15 @@ impl CanonicalStack {
     }
 }
 
+/// Stacks equally sized planes into a `[plane, row, column]` array.
+fn stack_planes(planes: Vec<Array2<f32>>, h: usize, w: usize) -> Array3<f32> {
+    let mut data = Array3::<f32>::zeros((planes.len(), h, w));
+    for (k, p) in planes.into_iter().enumerate() {
+        data.slice_mut(s![k, .., ..]).assign(&p);
+    }
+    data
+}
+
 /// Bilinear sample of a 2-D image at fractional (row, col); `None` outside.
 fn bilinear(img: &ndarray::ArrayView2<f32>, r: f64, c: f64) -> Option<f32> {
     let (h, w) = img.dim();
@@ -219,10 +228,7 @@ fn from_sagittal(v: &Volume, pixel_mm: f64) -> Option<CanonicalStack> {
             })
         })
         .collect();
-    let mut data = Array3::<f32>::zeros((n, h, w));
-    for (k, p) in planes.into_iter().enumerate() {
-        data.slice_mut(s![k, .., ..]).assign(&p);
-    }
+    let data = stack_planes(planes, h, w);
     let centres: Vec<Vec3> = (0..n)
         .map(|k| {
             add(
@@ -319,10 +325,7 @@ fn reslice(v: &Volume, pixel_mm: f64, plane_spacing_mm: f64) -> Option<Canonical
             })
         })
         .collect();
-    let mut data = Array3::<f32>::zeros((np, h, w));
-    for (k, p) in planes.into_iter().enumerate() {
-        data.slice_mut(s![k, .., ..]).assign(&p);
-    }
+    let data = stack_planes(planes, h, w);
     let centres = (0..np)
         .map(|k| [lo[0] + k as f64 * plane_spacing_mm, lo[1], hi[2]])
         .collect();

@@ -100,6 +100,17 @@ pub fn sagittal_geometry() -> Geometry {
     .unwrap()
 }
 
+pub fn axial_geometry() -> Geometry {
+    Geometry::new(
+        [0.0; 3],
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [4.0, 0.8, 0.8],
+        4.0,
+    )
+    .unwrap()
+}
+
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir_files(dir);
     v.sort();

@@ -28,6 +28,18 @@ pub fn convolve_axis(a: ArrayView2<f32>, kernel: &[f32], axis: Axis) -> Array2<f
     if n == 0 {
         return out;
     }
+    if axis == Axis(0) && a.ncols() > 1 {
+        // Along columns, lanes are strided in memory: accumulate whole rows instead, so
+        // every pass reads and writes contiguous memory.
+        for i in 0..n {
+            let mut row = out.row_mut(i);
+            for (t, w) in kernel.iter().enumerate() {
+                let j = (i + t).saturating_sub(r).min(n - 1);
+                row.scaled_add(*w, &a.row(j));
+            }
+        }
+        return out;
+    }
     // Each lane is copied once into a padded buffer so the inner loop is a plain dot
     // product (no bounds clamping per tap).
     let mut padded = vec![0.0f32; n + 2 * r];

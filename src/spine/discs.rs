@@ -299,26 +299,56 @@ pub fn best_chain(
     params: &DiscParams,
     node_cost: f64,
 ) -> Vec<usize> {
+    best_chain_with(cands, pixel_mm, params, node_cost, &|_, _| None)
+}
+
+/// Largest angle between consecutive disc normals when a vertebral body lies between
+/// them (40° otherwise).
+pub const BODY_NORMAL_ANGLE_DEG: f64 = 55.0;
+
+/// [`best_chain`] with what the segment between two candidates says about them:
+/// `segment(i, j)` is `None` without such evidence, else the extra cost of the step
+/// `i → j` (candidate indices), 0 when the segment looks like a vertebral body. Two
+/// discs around a body-like segment may differ more in tilt (a normal estimated from a
+/// band next to other structures can be off), up to [`BODY_NORMAL_ANGLE_DEG`].
+pub fn best_chain_with(
+    cands: &[Candidate],
+    pixel_mm: f64,
+    params: &DiscParams,
+    node_cost: f64,
+    segment: &dyn Fn(usize, usize) -> Option<f64>,
+) -> Vec<usize> {
     let n = cands.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| cands[a].r.total_cmp(&cands[b].r));
-    let step_ok = |a: usize, b: usize| -> Option<[f64; 2]> {
-        let (ca, cb) = (&cands[a], &cands[b]);
-        let d = [(cb.r - ca.r) * pixel_mm, (cb.c - ca.c) * pixel_mm];
-        let len = (d[0] * d[0] + d[1] * d[1]).sqrt();
-        if d[0] <= 0.0 || len < params.min_step_mm || len > params.max_step_mm {
-            return None;
-        }
-        // The lumbosacral disc is wedge-shaped and tilted by the sacral slope: the step
-        // down to a disc may deviate more from that disc's normal than from the one above.
-        if angle_between(ca.normal, cb.normal) > 40.0
-            || angle_between(d, ca.normal) > params.max_step_angle_deg
-            || angle_between(d, cb.normal) > params.max_step_angle_deg + 15.0
-        {
-            return None;
-        }
-        Some(d)
-    };
+    // Allowed steps with their direction (mm) and extra cost, computed once.
+    let steps: Vec<Option<([f64; 2], f64)>> = (0..n * n)
+        .map(|ab| {
+            let (a, b) = (ab / n, ab % n);
+            let (ca, cb) = (&cands[a], &cands[b]);
+            let d = [(cb.r - ca.r) * pixel_mm, (cb.c - ca.c) * pixel_mm];
+            let len = (d[0] * d[0] + d[1] * d[1]).sqrt();
+            if d[0] <= 0.0 || len < params.min_step_mm || len > params.max_step_mm {
+                return None;
+            }
+            // The lumbosacral disc is wedge-shaped and tilted by the sacral slope: the
+            // step down to a disc may deviate more from that disc's normal than from the
+            // one above.
+            let normals = angle_between(ca.normal, cb.normal);
+            if normals > BODY_NORMAL_ANGLE_DEG
+                || angle_between(d, ca.normal) > params.max_step_angle_deg
+                || angle_between(d, cb.normal) > params.max_step_angle_deg + 15.0
+            {
+                return None;
+            }
+            let cost = segment(a, b);
+            if normals > 40.0 && cost.is_none_or(|c| c > 0.0) {
+                return None;
+            }
+            Some((d, cost.unwrap_or(0.0)))
+        })
+        .collect();
+    let step_ok = |a: usize, b: usize| steps[a * n + b].map(|(d, _)| d);
     // best[(i, j)]: best score of a chain ending with the step i → j.
     let mut best: std::collections::HashMap<(usize, usize), (f64, Option<usize>)> =
         std::collections::HashMap::new();
@@ -326,7 +356,8 @@ pub fn best_chain(
     for (oj, &j) in order.iter().enumerate() {
         for &i in &order[..oj] {
             let Some(d_ij) = step_ok(i, j) else { continue };
-            let base = cands[i].response + cands[j].response - 2.0 * node_cost;
+            let cost_ij = steps[i * n + j].map_or(0.0, |(_, c)| c);
+            let base = cands[i].response + cands[j].response - 2.0 * node_cost - cost_ij;
             let mut score = (base, None);
             for &k in &order[..oj] {
                 let Some(&(prev, _)) = best.get(&(k, i)) else {
@@ -341,7 +372,7 @@ pub fn best_chain(
                     continue;
                 }
                 let penalty = node_cost * ((ratio - 1.0) + bend / 45.0);
-                let s = prev + cands[j].response - node_cost - penalty;
+                let s = prev + cands[j].response - node_cost - penalty - cost_ij;
                 if s > score.0 {
                     score = (s, Some(k));
                 }

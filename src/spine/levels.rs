@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::canonical::{CanonicalStack, canonical_stack};
 use super::discs::{
-    Candidate, DiscContrast, DiscParams, PlaneResponse, best_chain, disc_responses, local_maxima,
-    normalised_planes,
+    Candidate, DiscContrast, DiscParams, PlaneResponse, best_chain, best_chain_with,
+    disc_responses, local_maxima, normalised_planes,
 };
 use super::filters::percentile;
 use crate::volume::geometry::{Vec3, add, scale};
@@ -328,7 +328,23 @@ fn chain_for(
     top.truncate(8);
     top.sort_by(f64::total_cmp);
     let node_cost = 0.3 * top[top.len() / 2];
-    let chain = best_chain(&cands, px, params, node_cost);
+    let mid_plane_image = midline_image(planes, &weights);
+    // Discs lie across one column of vertebral bodies: once a first chain gives the
+    // typical body (core brightness and texture), steps whose segment does not look
+    // like that body cost extra, so the chain stays in the column instead of running
+    // on through bowel, prevertebral fat or pelvic structures.
+    let first = best_chain(&cands, px, params, node_cost);
+    let cores: Vec<(f64, f64)> = first
+        .windows(2)
+        .filter_map(|w| body_core(&mid_plane_image, &cands[w[0]], &cands[w[1]], px))
+        .collect();
+    let chain = match BodyReference::from_cores(&cores) {
+        Some(body) => best_chain_with(&cands, px, params, node_cost, &|i, j| {
+            body_core(&mid_plane_image, &cands[i], &cands[j], px)
+                .map(|core| BODY_COST * node_cost * body.oddness(core))
+        }),
+        None => first,
+    };
     for (i, c) in cands.iter().enumerate() {
         tracing::debug!(
             "{contrast:?} candidate {i}: row {:.0} col {:.0} ({:.0} mm, {:.0} mm) normal ({:.2}, {:.2}) response {:.4}{}",
@@ -348,7 +364,6 @@ fn chain_for(
     let mut picked: Vec<(Candidate, DiscContrast)> =
         chain.iter().map(|&i| (cands[i], contrast)).collect();
     let mut notes = Vec::new();
-    let mid_plane_image = midline_image(planes, &weights);
     trim_non_vertebral(&mut picked, &mid_plane_image, px, &mut notes);
     let evidence = Evidence {
         stack,
@@ -505,6 +520,43 @@ fn body_core(img: &Array2<f32>, a: &Candidate, b: &Candidate, px: f64) -> Option
     let mean = v.iter().sum::<f64>() / v.len() as f64;
     let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
     Some((mean, var.sqrt()))
+}
+
+/// Largest extra cost of a step through a segment unlike the chain's bodies, in units
+/// of the per-disc cost.
+const BODY_COST: f64 = 3.0;
+
+/// The typical vertebral body of a chain: median core brightness and texture, and how
+/// much the core brightness varies between bodies.
+struct BodyReference {
+    mean: f64,
+    sd: f64,
+    spread: f64,
+}
+
+impl BodyReference {
+    fn from_cores(cores: &[(f64, f64)]) -> Option<BodyReference> {
+        if cores.len() < 3 {
+            return None;
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let mean = median(cores.iter().map(|c| c.0).collect());
+        let sd = median(cores.iter().map(|c| c.1).collect());
+        let spread =
+            median(cores.iter().map(|c| (c.0 - mean).abs()).collect()).max(0.05 * mean.abs());
+        Some(BodyReference { mean, sd, spread })
+    }
+
+    /// 0 for a body-like core, rising to 1 for one whose brightness or texture is well
+    /// outside the chain's bodies (the limits `trim_non_vertebral` uses mark 0.5).
+    fn oddness(&self, (mean, sd): (f64, f64)) -> f64 {
+        let by_mean = (mean - self.mean).abs() / (4.0 * self.spread + 0.15 * self.mean.abs());
+        let by_texture = sd / (2.5 * self.sd.max(1e-6));
+        (by_mean.max(by_texture) - 0.5).clamp(0.0, 1.0)
+    }
 }
 
 /// Drops discs from the lower end of the chain while the segment above them does not
@@ -667,7 +719,7 @@ fn refine_lumbosacral(
             (0.4 * step..=1.3 * step).contains(&len)
                 && along >= 50f64.to_radians().cos()
                 && *rel >= 0.3
-                && (-5.0..=45.0).contains(&tilt_gain)
+                && (0.0..=45.0).contains(&tilt_gain)
                 && tilt(c) >= 12.0
         })
         .max_by(|a, b| a.2.total_cmp(&b.2));

@@ -8,15 +8,7 @@ use foramen::phantom::{PhantomOptions, generate};
 use foramen::series::Weighting;
 
 fn options() -> PhantomOptions {
-    PhantomOptions {
-        seed: 7,
-        rows: Some(512),
-        columns: Some(512),
-        pixel_spacing_mm: Some(0.6),
-        num_slices: Some(15),
-        slice_thickness_mm: Some(4.0),
-        ..Default::default()
-    }
+    PhantomOptions::reference_mr_t1_15x512()
 }
 
 fn levels(c: &mut Criterion) {

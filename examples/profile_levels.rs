@@ -9,15 +9,7 @@ use foramen::spine::discs::{DiscParams, disc_responses, normalised_planes};
 use rayon::prelude::*;
 
 fn main() {
-    let opts = PhantomOptions {
-        seed: 7,
-        rows: Some(512),
-        columns: Some(512),
-        pixel_spacing_mm: Some(0.6),
-        num_slices: Some(15),
-        slice_thickness_mm: Some(4.0),
-        ..Default::default()
-    };
+    let opts = PhantomOptions::reference_mr_t1_15x512();
     let v = generate(&opts).unwrap().volume;
     let params = DiscParams::default();
     for _ in 0..3 {

@@ -109,6 +109,22 @@ impl Default for PhantomOptions {
     }
 }
 
+impl PhantomOptions {
+    /// The reference case for speed figures: sagittal MR T1, 15 slices of 512×512 at
+    /// 0.6 mm, 4 mm thick (seed 7).
+    pub fn reference_mr_t1_15x512() -> PhantomOptions {
+        PhantomOptions {
+            seed: 7,
+            rows: Some(512),
+            columns: Some(512),
+            pixel_spacing_mm: Some(0.6),
+            num_slices: Some(15),
+            slice_thickness_mm: Some(4.0),
+            ..Default::default()
+        }
+    }
+}
+
 /// MR acquisition parameters consistent with the rendered contrast (spin echo).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MrTiming {

@@ -6,7 +6,7 @@
 //! typically 25-50° from horizontal). Whatever cannot be established lowers confidence
 //! and adds a warning; nothing is guessed silently.
 
-use ndarray::{Array2, s};
+use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -955,7 +955,6 @@ fn vertebrae(discs: &[Disc], steps: &[f64], sacrum_in_view: bool) -> Vec<Vertebr
     }
     // Head to feet, and only names that exist.
     out.sort_by(|a, b| b.center_mm[2].total_cmp(&a.center_mm[2]));
-    let _ = s![..];
     out
 }
 

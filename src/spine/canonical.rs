@@ -10,7 +10,7 @@ use crate::volume::geometry::{Vec3, add, cross, dot, normalize, scale, sub};
 use crate::volume::{Plane, Volume};
 
 /// Sagittal planes, resampled: `data[[k, r, c]]` is at
-/// `centres[k] + (r - r0)·pixel_mm·down + (c - c0)·pixel_mm·back`.
+/// `centres[k] + r·pixel_mm·down + c·pixel_mm·back`.
 #[derive(Debug, Clone)]
 pub struct CanonicalStack {
     pub data: Array3<f32>,
@@ -21,10 +21,8 @@ pub struct CanonicalStack {
     pub back: Vec3,
     /// Unit plane normal (toward the patient's left, +x).
     pub normal: Vec3,
-    /// Patient position of pixel `(r0, c0)` of each plane.
+    /// Patient position of pixel (0, 0) of each plane.
     pub centres: Vec<Vec3>,
-    pub r0: f64,
-    pub c0: f64,
     /// Distance between planes (mm) and each plane's thickness (mm).
     pub plane_spacing_mm: f64,
     pub plane_thickness_mm: f64,
@@ -49,8 +47,8 @@ impl CanonicalStack {
         add(
             base,
             add(
-                scale(self.down, (r - self.r0) * self.pixel_mm),
-                scale(self.back, (c - self.c0) * self.pixel_mm),
+                scale(self.down, r * self.pixel_mm),
+                scale(self.back, c * self.pixel_mm),
             ),
         )
     }
@@ -113,8 +111,6 @@ impl CanonicalStack {
             back: self.back,
             normal: self.normal,
             centres: Vec::new(),
-            r0: self.r0,
-            c0: self.c0,
             plane_spacing_mm: self.plane_spacing_mm,
             plane_thickness_mm: self.plane_thickness_mm,
         }
@@ -244,8 +240,6 @@ fn from_sagittal(v: &Volume, pixel_mm: f64) -> Option<CanonicalStack> {
         back,
         normal,
         centres,
-        r0: 0.0,
-        c0: 0.0,
         plane_spacing_mm: g.spacing_mm[0],
         plane_thickness_mm: g.slice_thickness_mm,
     })
@@ -336,8 +330,6 @@ fn reslice(v: &Volume, pixel_mm: f64, plane_spacing_mm: f64) -> Option<Canonical
         back,
         normal,
         centres,
-        r0: 0.0,
-        c0: 0.0,
         plane_spacing_mm,
         plane_thickness_mm: plane_spacing_mm,
     })

@@ -90,14 +90,6 @@ pub const LOCALIZATION_PIXEL_MM: f64 = 1.5;
 /// Sagittal plane spacing when an axial volume is resliced (mm).
 pub const RESLICE_SPACING_MM: f64 = 2.0;
 
-/// How discs look against bone for a series.
-pub fn disc_contrast(modality: Modality, t2: bool) -> DiscContrast {
-    match modality {
-        Modality::MR if t2 => DiscContrast::Brighter,
-        _ => DiscContrast::Darker,
-    }
-}
-
 /// Everything localisation computed that later stages (foramina, overlays) reuse.
 pub struct SpineModel {
     pub stack: CanonicalStack,

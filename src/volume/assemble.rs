@@ -38,8 +38,6 @@ pub enum AssemblyError {
     IrregularSpacing { min_gap_mm: f64, max_gap_mm: f64 },
     #[error("invalid geometry: {0}")]
     InvalidGeometry(&'static str),
-    #[error("unsupported modality {0:?}: only MR and CT volumes are assembled")]
-    Modality(String),
     #[error("{0}")]
     Decode(#[from] DicomError),
     #[error("{path}: decoded frame {frame} is missing or has the wrong size")]

@@ -100,7 +100,7 @@ pub struct ForamenMeasurements {
 
 /// Configurable thresholds; defaults from shared/domain.md.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// Hasegawa 1995: foraminal height at or below this is suspicious.
     pub hasegawa_height_mm: f64,
@@ -125,6 +125,77 @@ impl Default for Thresholds {
             severe_area_mm2: None,
             flag_min_grade: Grade::Moderate,
         }
+    }
+}
+
+/// Why a thresholds file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ThresholdsError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid thresholds file: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Thresholds {
+    /// Reads a thresholds file: JSON when the name ends in `.json`, TOML otherwise.
+    /// Missing keys keep their defaults; unknown keys are an error (a typo must not
+    /// silently fall back to a default).
+    pub fn from_file(path: &std::path::Path) -> Result<Thresholds, ThresholdsError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ThresholdsError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let t: Thresholds = if is_json {
+            serde_json::from_str(&text).map_err(|e| ThresholdsError::Parse {
+                path: p.clone(),
+                message: e.to_string(),
+            })?
+        } else {
+            toml::from_str(&text).map_err(|e| ThresholdsError::Parse {
+                path: p.clone(),
+                message: e.to_string(),
+            })?
+        };
+        t.validate()
+            .map_err(|message| ThresholdsError::Invalid { path: p, message })?;
+        Ok(t)
+    }
+
+    /// Checks that the values make sense together.
+    pub fn validate(&self) -> Result<(), String> {
+        let finite_pos = |v: f64| v.is_finite() && v > 0.0;
+        if !finite_pos(self.hasegawa_height_mm)
+            || !finite_pos(self.hasegawa_posterior_disc_height_mm)
+        {
+            return Err("Hasegawa heights must be positive numbers of millimetres".into());
+        }
+        if !(0.0 < self.relative_mild
+            && self.relative_mild <= self.relative_moderate
+            && self.relative_moderate <= self.relative_severe
+            && self.relative_severe < 1.0)
+        {
+            return Err(
+                "relative narrowing fractions must satisfy 0 < mild <= moderate <= severe < 1"
+                    .into(),
+            );
+        }
+        if self.severe_area_mm2.is_some_and(|a| !finite_pos(a)) {
+            return Err("severe_area_mm2 must be a positive number of mm²".into());
+        }
+        if self.flag_min_grade == Grade::Indeterminate {
+            return Err("flag_min_grade must be mild, moderate or severe (or normal)".into());
+        }
+        Ok(())
     }
 }
 
@@ -334,5 +405,44 @@ mod tests {
         assert_eq!(t.hasegawa_height_mm, 14.0);
         assert_eq!(t.hasegawa_posterior_disc_height_mm, 4.0);
         assert_eq!(t.flag_min_grade, Grade::Moderate);
+    }
+
+    #[test]
+    fn thresholds_files_in_toml_and_json_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("t.toml");
+        std::fs::write(
+            &toml_path,
+            "hasegawa_height_mm = 14.0\nflag_min_grade = \"mild\"\n",
+        )
+        .unwrap();
+        let t = Thresholds::from_file(&toml_path).unwrap();
+        assert_eq!(t.hasegawa_height_mm, 14.0);
+        assert_eq!(t.flag_min_grade, Grade::Mild);
+        assert_eq!(t.relative_severe, Thresholds::default().relative_severe);
+        let json_path = dir.path().join("t.json");
+        std::fs::write(&json_path, r#"{"severe_area_mm2": 40}"#).unwrap();
+        assert_eq!(
+            Thresholds::from_file(&json_path).unwrap().severe_area_mm2,
+            Some(40.0)
+        );
+    }
+
+    #[test]
+    fn bad_thresholds_files_are_rejected_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        std::fs::write(&p, "hasegawa_hieght_mm = 14.0\n").unwrap();
+        let e = Thresholds::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("hasegawa_hieght_mm"), "{e}");
+        std::fs::write(&p, "relative_mild = 0.7\nrelative_moderate = 0.4\n").unwrap();
+        assert!(matches!(
+            Thresholds::from_file(&p),
+            Err(ThresholdsError::Invalid { .. })
+        ));
+        assert!(matches!(
+            Thresholds::from_file(&dir.path().join("missing.toml")),
+            Err(ThresholdsError::Io { .. })
+        ));
     }
 }

@@ -8,12 +8,15 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::dicom::discover;
+use crate::grading::{Rule, Thresholds};
 use crate::report::{
-    DiscEntry, LevelEntry, Report, SeriesEntry, SkippedEntry, Status, Tool, VertebraEntry,
+    DiscEntry, LevelEntry, Report, SeriesEntry, SkippedEntry, SliceArea, Status, Tool,
+    VertebraEntry,
 };
 use crate::selection::{StudySelection, select};
 use crate::series::{Series, Weighting, group_series};
 use crate::spine::discs::DiscContrast;
+use crate::spine::foramen::{ForamenInput, ForamenResult, measure_foramina};
 use crate::spine::levels::{LUMBAR_LEVELS, LocalizeError, SpineModel, localize};
 use crate::volume::{Modality, assemble};
 
@@ -23,10 +26,10 @@ pub struct MeasureOptions {
     pub series: Option<String>,
     /// Folder for QC images (`None`: no images).
     pub qc_dir: Option<PathBuf>,
+    /// Folder for foramen mask files (`None`: no masks).
+    pub masks_dir: Option<PathBuf>,
+    pub thresholds: Thresholds,
 }
-
-/// Why foramen fields are empty until segmentation exists.
-const NOT_YET: &str = "foramen segmentation is not implemented in this version";
 
 /// Localises with the disc contrast the series' modality and weighting imply (the
 /// opposite one is also tried on MR, see [`localize`]).
@@ -41,27 +44,80 @@ pub fn localize_auto(
     localize(volume, expected)
 }
 
-fn level_entries(model: Option<&SpineModel>) -> Vec<LevelEntry> {
+fn round(v: Option<f64>, digits: i32) -> Option<f64> {
+    let f = 10f64.powi(digits);
+    v.filter(|x| x.is_finite()).map(|x| (x * f).round() / f)
+}
+
+fn empty_level(level: &str, side: &'static str, reason: &str) -> LevelEntry {
+    LevelEntry {
+        level: level.to_string(),
+        side,
+        min_area_mm2: None,
+        height_mm: None,
+        width_mm: None,
+        posterior_disc_height_mm: None,
+        fat_fraction: None,
+        fat_obliteration: None,
+        root_area_mm2: None,
+        neighbour_ratio: None,
+        grade: "indeterminate",
+        flagged: false,
+        rule: Rule::NoMeasurement,
+        confidence: 0.0,
+        confidence_notes: Vec::new(),
+        min_area_slice_position_mm: None,
+        slice_areas_mm2: Vec::new(),
+        reason: Some(reason.to_string()),
+    }
+}
+
+/// Report entries of a series that could not be measured at all.
+fn level_entries(reason: &str) -> Vec<LevelEntry> {
+    LUMBAR_LEVELS
+        .iter()
+        .flat_map(|l| ["left", "right"].map(|s| empty_level(l, s, reason)))
+        .collect()
+}
+
+/// Report entries from the foramen results (left then right at each level).
+fn foramen_entries(results: &[ForamenResult]) -> Vec<LevelEntry> {
     let mut out = Vec::with_capacity(10);
     for level in LUMBAR_LEVELS {
-        let found = model.is_some_and(|m| m.localization.discs.iter().any(|d| d.level == level));
-        for side in ["left", "right"] {
+        for side in crate::spine::foramen::Side::BOTH {
+            let Some(r) = results.iter().find(|r| r.level == level && r.side == side) else {
+                out.push(empty_level(level, side.as_str(), "not analysed"));
+                continue;
+            };
             out.push(LevelEntry {
                 level: level.to_string(),
-                side,
-                min_area_mm2: None,
-                height_mm: None,
-                width_mm: None,
-                posterior_disc_height_mm: None,
-                grade: "indeterminate",
-                flagged: false,
-                confidence: 0.0,
-                slice_areas_mm2: Vec::new(),
-                reason: Some(if found {
-                    NOT_YET.to_string()
-                } else {
-                    "level not found in the field of view".to_string()
-                }),
+                side: side.as_str(),
+                min_area_mm2: round(r.min_area_mm2, 1),
+                height_mm: round(r.height_mm, 1),
+                width_mm: round(r.width_mm, 1),
+                posterior_disc_height_mm: round(r.posterior_disc_height_mm, 1),
+                fat_fraction: round(r.fat_fraction, 2),
+                fat_obliteration: r.fat_obliteration,
+                root_area_mm2: round(r.root_area_mm2, 1),
+                neighbour_ratio: round(r.neighbour_ratio, 2),
+                grade: r.grading.grade.as_str(),
+                flagged: r.grading.flagged,
+                rule: r.grading.rule,
+                confidence: r.confidence,
+                confidence_notes: r.confidence_notes.clone(),
+                min_area_slice_position_mm: round(
+                    r.min_slice.map(|i| r.slices[i].plane.position_mm),
+                    2,
+                ),
+                slice_areas_mm2: r
+                    .slices
+                    .iter()
+                    .map(|s| SliceArea {
+                        slice_position_mm: (s.plane.position_mm * 100.0).round() / 100.0,
+                        area_mm2: (s.seg.area_mm2 * 10.0).round() / 10.0,
+                    })
+                    .collect(),
+                reason: r.reason.clone(),
             });
         }
     }
@@ -75,7 +131,7 @@ pub fn measure_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
     let fail = |mut e: SeriesEntry, reason: String| {
         e.status = Status::Failed;
         e.reason = Some(reason);
-        e.levels = level_entries(None);
+        e.levels = level_entries("the series could not be analysed");
         e
     };
     let (Some(plan), Some(modality)) = (&series.plan, series.modality_kind()) else {
@@ -127,7 +183,23 @@ pub fn measure_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
         );
     }
     entry.midline_x_mm = Some((loc.midline_x_mm * 100.0).round() / 100.0);
-    entry.levels = level_entries(Some(&model));
+    let foramina = measure_foramina(&ForamenInput {
+        volume: &volume,
+        localization: loc,
+        weighting: series.weighting,
+        thresholds: &opts.thresholds,
+    });
+    entry.levels = foramen_entries(&foramina);
+    let stem = crate::report::file_stem(&series.series_instance_uid);
+    if let Some(dir) = &opts.masks_dir {
+        let path = dir.join(format!("{stem}_masks.json"));
+        match crate::report::masks::write_masks(&series.series_instance_uid, &foramina, &path) {
+            Ok(()) => entry.mask_file = Some(format!("masks/{stem}_masks.json")),
+            Err(e) => entry
+                .labeling_warnings
+                .push(format!("mask file not written: {e}")),
+        }
+    }
     if let Some(dir) = &opts.qc_dir {
         let name = format!(
             "{}_midsagittal.png",
@@ -141,11 +213,15 @@ pub fn measure_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
             loc.midline_x_mm
         );
         let img = crate::report::qc::midsagittal_image(&model, &caption);
-        match crate::report::qc::write_png(&img, &dir.join(&name)) {
-            Ok(()) => entry.qc_images.push(format!("qc/{name}")),
-            Err(e) => entry
-                .labeling_warnings
-                .push(format!("QC image not written: {e}")),
+        let foramina_name = format!("{stem}_foramina.png");
+        let img2 = crate::report::qc::foramina_image(&foramina, &caption);
+        for (name, img) in [(name, img), (foramina_name, img2)] {
+            match crate::report::qc::write_png(&img, &dir.join(&name)) {
+                Ok(()) => entry.qc_images.push(format!("qc/{name}")),
+                Err(e) => entry
+                    .labeling_warnings
+                    .push(format!("QC image not written: {e}")),
+            }
         }
     }
     tracing::info!(
@@ -205,6 +281,7 @@ pub fn measure(
         schema: crate::report::SCHEMA,
         tool: Tool::default(),
         disclaimer: crate::DISCLAIMER,
+        thresholds: opts.thresholds.clone(),
         studies: selections,
         series: entries,
         skipped_files,
@@ -215,4 +292,8 @@ pub fn measure(
 /// Output folder layout.
 pub fn qc_dir(out: &Path) -> PathBuf {
     out.join("qc")
+}
+
+pub fn masks_dir(out: &Path) -> PathBuf {
+    out.join("masks")
 }

@@ -105,13 +105,36 @@ fn measure_labels_the_fixture_discs_like_the_truth() {
             let c = d["confidence"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&c));
         }
-        // Ten level entries (5 levels × 2 sides); foramen fields are null with a reason.
+        // Ten level entries (5 levels × 2 sides). Each is either measured (area, grade,
+        // per-plane profile) or null with a reason; measured areas are compared with the
+        // phantom's analytic truth: within 15 % or 12 mm².
         let levels = s["levels"].as_array().unwrap();
         assert_eq!(levels.len(), 10);
+        let (mut measured, mut close) = (0, 0);
         for l in levels {
-            assert!(l["min_area_mm2"].is_null() && l["reason"].is_string());
-            assert_eq!(l["grade"], "indeterminate");
+            let Some(a) = l["min_area_mm2"].as_f64() else {
+                assert!(l["reason"].is_string(), "{name}: {l}");
+                assert_eq!(l["grade"], "indeterminate");
+                continue;
+            };
+            measured += 1;
+            assert!(l["reason"].is_null());
+            assert_ne!(l["grade"], "indeterminate");
+            assert!(!l["slice_areas_mm2"].as_array().unwrap().is_empty());
+            let t = truth["levels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["level"] == l["level"] && t["side"] == l["side"])
+                .unwrap();
+            let ta = t["min_area_mm2"].as_f64().unwrap();
+            if (a - ta).abs() <= (0.15 * ta).max(12.0) {
+                close += 1;
+            }
         }
+        // Measured when set: MR 9 measured, 8 close; CT 8 measured, 7 close.
+        assert!(measured >= 7, "{name}: only {measured} foramina measured");
+        assert!(close >= 6, "{name}: only {close} areas close to the truth");
         // QC image: a real PNG with the banner band at the top.
         let qc = s["qc_images"][0].as_str().unwrap();
         let img = image::open(dir.path().join(qc)).unwrap().to_rgb8();
@@ -220,4 +243,65 @@ fn measure_exit_codes_and_series_override() {
             .code(),
         Some(2)
     );
+}
+
+#[test]
+fn masks_and_thresholds_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Flag from "mild" up: a thresholds file changes the flags, and is echoed.
+    let t = dir.path().join("t.toml");
+    std::fs::write(&t, "flag_min_grade = \"mild\"\n").unwrap();
+    let out = dir.path().join("out");
+    let (run, report) = run_measure(
+        &out,
+        &["--no-qc", "--masks", "--thresholds", t.to_str().unwrap()],
+    );
+    assert!(run.status.success());
+    assert_eq!(report["thresholds"]["flag_min_grade"], "mild");
+    let mut checked = 0;
+    for s in report["series"].as_array().unwrap() {
+        for l in s["levels"].as_array().unwrap() {
+            let g = l["grade"].as_str().unwrap();
+            let expect = matches!(g, "mild" | "moderate" | "severe");
+            assert_eq!(l["flagged"].as_bool().unwrap(), expect, "{l}");
+        }
+        // The mask file decodes, and each plane's mask matches its reported area.
+        let file = out.join(s["mask_file"].as_str().unwrap());
+        let masks: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        assert_eq!(masks["schema"], "foramen.masks/1");
+        for f in masks["foramina"].as_array().unwrap() {
+            for p in f["planes"].as_array().unwrap() {
+                let runs: Vec<u64> = p["foramen_rle"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+                    .collect();
+                let (rows, cols) = (p["rows"].as_u64().unwrap(), p["columns"].as_u64().unwrap());
+                assert_eq!(runs.iter().sum::<u64>(), rows * cols);
+                let inside: u64 = runs.iter().skip(1).step_by(2).sum();
+                let px = p["pixel_mm"].as_f64().unwrap();
+                let area = p["area_mm2"].as_f64().unwrap();
+                assert!((inside as f64 * px * px - area).abs() < 1e-6 * area.max(1.0));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 5);
+    // A bad thresholds file is a usage error naming the problem.
+    std::fs::write(&t, "relative_mild = 0.9\n").unwrap();
+    let (run, _) = {
+        let out = dir.path().join("out2");
+        let run = foramen(&[
+            "measure",
+            fixtures().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--thresholds",
+            t.to_str().unwrap(),
+        ]);
+        (run, ())
+    };
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("relative"));
 }

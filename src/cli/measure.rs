@@ -1,9 +1,10 @@
-//! `foramen measure`: levels (and, later, foramina) for every study in the input.
+//! `foramen measure`: levels and foramina for every study in the input.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use foramen::measure::{MeasureOptions, measure, qc_dir};
+use foramen::grading::Thresholds;
+use foramen::measure::{MeasureOptions, masks_dir, measure, qc_dir};
 use foramen::report::{Status, write_json};
 
 use super::{Context, exit};
@@ -22,6 +23,13 @@ pub struct MeasureArgs {
     /// Do not write QC images.
     #[arg(long)]
     no_qc: bool,
+    /// Grading thresholds (TOML, or JSON when the name ends in .json); keys not given
+    /// keep their defaults. See docs/grading.md.
+    #[arg(long, value_name = "FILE")]
+    thresholds: Option<PathBuf>,
+    /// Also write the foramen masks of every series to DIR/masks/ (compact JSON).
+    #[arg(long)]
+    masks: bool,
 }
 
 pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
@@ -31,9 +39,21 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating output folder {}", args.out.display()))?;
+    let thresholds = match &args.thresholds {
+        Some(path) => match Thresholds::from_file(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("foramen: {e}");
+                return Ok(exit::USAGE);
+            }
+        },
+        None => Thresholds::default(),
+    };
     let opts = MeasureOptions {
         series: args.series.clone(),
         qc_dir: (!args.no_qc).then(|| qc_dir(&args.out)),
+        masks_dir: args.masks.then(|| masks_dir(&args.out)),
+        thresholds,
     };
     let pb = ctx.progress("reading headers");
     let (report, instances) = measure(&args.inputs, &opts, &|| pb.inc(1));

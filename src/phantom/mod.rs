@@ -13,6 +13,7 @@
 //! ```
 
 pub mod anatomy;
+pub mod eval;
 pub mod output;
 pub mod render;
 pub mod shapes;

@@ -1,6 +1,7 @@
 //! The measurement report: the data model of `report.json` (contract in
 //! ../shared/domain.md and docs/report.md) and the files written for it.
 
+pub mod masks;
 pub mod qc;
 
 use std::path::Path;
@@ -66,9 +67,22 @@ pub struct LevelEntry {
     pub height_mm: Option<f64>,
     pub width_mm: Option<f64>,
     pub posterior_disc_height_mm: Option<f64>,
+    /// MR T1 only: fraction of the foramen area with fat signal.
+    pub fat_fraction: Option<f64>,
+    /// Directions around the root in which the perineural fat is obliterated.
+    pub fat_obliteration: Option<crate::grading::FatObliteration>,
+    pub root_area_mm2: Option<f64>,
+    /// `1 - area / mean(neighbouring levels, same side)`.
+    pub neighbour_ratio: Option<f64>,
     pub grade: &'static str,
     pub flagged: bool,
+    /// The grading rule that decided the grade.
+    pub rule: crate::grading::Rule,
     pub confidence: f64,
+    /// What lowered the confidence.
+    pub confidence_notes: Vec<String>,
+    /// Position of the minimum-area plane (`ImagePositionPatient · normal`, mm).
+    pub min_area_slice_position_mm: Option<f64>,
     pub slice_areas_mm2: Vec<SliceArea>,
     /// Why the foramen was not measured (when `min_area_mm2` is null).
     pub reason: Option<String>,
@@ -94,6 +108,8 @@ pub struct SeriesEntry {
     pub levels: Vec<LevelEntry>,
     /// Files written for this series, relative to the output folder.
     pub qc_images: Vec<String>,
+    /// Foramen mask file relative to the output folder (`--masks`).
+    pub mask_file: Option<String>,
 }
 
 impl SeriesEntry {
@@ -119,6 +135,7 @@ impl SeriesEntry {
             midline_x_mm: None,
             levels: Vec::new(),
             qc_images: Vec::new(),
+            mask_file: None,
         }
     }
 }
@@ -136,6 +153,8 @@ pub struct Report {
     pub schema: &'static str,
     pub tool: Tool,
     pub disclaimer: &'static str,
+    /// The grading thresholds in force (defaults or `--thresholds FILE`).
+    pub thresholds: crate::grading::Thresholds,
     pub studies: Vec<StudySelection>,
     pub series: Vec<SeriesEntry>,
     pub skipped_files: Vec<SkippedEntry>,

@@ -147,3 +147,88 @@ pub fn write_png(img: &RgbImage, path: &Path) -> std::io::Result<()> {
         w.write_all(buf.get_ref())
     })
 }
+
+/// The minimum-area plane of every foramen, right side on the top row and left below,
+/// levels L1-L2 to L5-S1 left to right: the foramen outline in red, the root in green,
+/// the level, side, area and grade under each tile.
+pub fn foramina_image(results: &[crate::spine::foramen::ForamenResult], caption: &str) -> RgbImage {
+    use crate::spine::foramen::Side;
+    use crate::spine::levels::LUMBAR_LEVELS;
+    const TILE: u32 = 200;
+    const LABEL: u32 = 36;
+    let f = font();
+    let scale = PxScale::from(14.0);
+    let mut out = RgbImage::from_pixel(
+        TILE * LUMBAR_LEVELS.len() as u32,
+        2 * (TILE + LABEL),
+        Rgb([0, 0, 0]),
+    );
+    for (row, side) in [Side::Right, Side::Left].into_iter().enumerate() {
+        for (col, level) in LUMBAR_LEVELS.iter().enumerate() {
+            let (x0, y0) = (col as u32 * TILE, row as u32 * (TILE + LABEL));
+            let r = results.iter().find(|r| r.level == *level && r.side == side);
+            let text2;
+            let text1 = format!("{level} {}", side.as_str());
+            if let Some((res, s)) = r.and_then(|r| r.min_slice.map(|i| (r, &r.slices[i]))) {
+                let mut tile = to_rgb(&s.image);
+                let (h, w) = s.seg.mask.dim();
+                for i in 0..h {
+                    for j in 0..w {
+                        let m = s.seg.mask[[i, j]];
+                        let edge = m
+                            && [(0i64, 1i64), (0, -1), (1, 0), (-1, 0)]
+                                .iter()
+                                .any(|(di, dj)| {
+                                    let (ni, nj) = (i as i64 + di, j as i64 + dj);
+                                    ni < 0
+                                        || nj < 0
+                                        || ni >= h as i64
+                                        || nj >= w as i64
+                                        || !s.seg.mask[[ni as usize, nj as usize]]
+                                });
+                        if edge {
+                            tile.put_pixel(j as u32, i as u32, Rgb([255, 40, 40]));
+                        } else if s.seg.root[[i, j]] && (i + j) % 2 == 0 {
+                            tile.put_pixel(j as u32, i as u32, Rgb([60, 220, 90]));
+                        }
+                    }
+                }
+                let zoom = (TILE as f64 / tile.width().max(tile.height()) as f64).min(4.0);
+                let tile = imageops::resize(
+                    &tile,
+                    (tile.width() as f64 * zoom) as u32,
+                    (tile.height() as f64 * zoom) as u32,
+                    imageops::FilterType::Nearest,
+                );
+                imageops::replace(&mut out, &tile, x0 as i64, y0 as i64);
+                text2 = format!(
+                    "{:.0} mm2, {} ({:.2})",
+                    res.min_area_mm2.unwrap_or(f64::NAN),
+                    res.grading.grade.as_str(),
+                    res.confidence
+                );
+            } else {
+                text2 = "not measured".to_string();
+            }
+            draw_text_mut(
+                &mut out,
+                Rgb([230, 230, 230]),
+                x0 as i32 + 4,
+                (y0 + TILE) as i32 + 2,
+                scale,
+                &f,
+                &text1,
+            );
+            draw_text_mut(
+                &mut out,
+                Rgb([230, 230, 230]),
+                x0 as i32 + 4,
+                (y0 + TILE) as i32 + 18,
+                scale,
+                &f,
+                &text2,
+            );
+        }
+    }
+    frame(&out, caption)
+}

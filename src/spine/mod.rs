@@ -5,4 +5,5 @@
 pub mod canonical;
 pub mod discs;
 pub mod filters;
+pub mod foramen;
 pub mod levels;

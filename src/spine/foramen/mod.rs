@@ -1,0 +1,642 @@
+//! Neural foramen segmentation and measurement, left and right at every lumbar level.
+//!
+//! For each level found by [`crate::spine::levels`], every image plane on either side
+//! of the midline within reach of the foramen is resampled in a frame aligned with the
+//! disc ([`roi`]), and the foramen is segmented on it ([`segment`]). The planes that
+//! pass through the foramen are those where a closed foramen is found: medial to the
+//! pedicles the fat opens into the canal, lateral to them into the paraspinal space, so
+//! the closed planes are the ones between the pedicle margins. Measurements follow
+//! shared/domain.md: the per-plane area profile, the minimum area, and on the
+//! minimum-area plane the height, the width at the disc mid-plane, the posterior disc
+//! height, the fat fraction and the directions of perineural fat obliteration.
+
+pub mod roi;
+pub mod segment;
+
+use ndarray::Array2;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::grading::{self, FatObliteration, ForamenMeasurements, Grading, Thresholds};
+use crate::series::Weighting;
+use crate::spine::levels::{LUMBAR_LEVELS, Localization};
+use crate::volume::geometry::{dot, norm, scale, sub};
+use crate::volume::{Modality, Volume};
+use roi::{RoiFrame, SlicePlane, slice_planes};
+use segment::{SegmentParams, SliceSegmentation, segment};
+
+/// Perineural fat thinner than this around the root counts as obliterated (mm).
+pub const FAT_RIM_MIN_MM: f64 = 1.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Left,
+    Right,
+}
+
+impl Side {
+    pub const BOTH: [Side; 2] = [Side::Left, Side::Right];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+}
+
+/// The segmentation of one foramen on one plane, kept for overlays and mask output.
+#[derive(Debug, Clone)]
+pub struct SliceResult {
+    pub plane: SlicePlane,
+    pub roi: RoiFrame,
+    pub seg: SliceSegmentation,
+    /// Resampled image (foramen-bright convention), for overlays.
+    pub image: Array2<f32>,
+}
+
+/// Everything measured for one level and side.
+#[derive(Debug, Clone)]
+pub struct ForamenResult {
+    pub level: String,
+    pub side: Side,
+    /// Planes through the foramen, ordered by position.
+    pub slices: Vec<SliceResult>,
+    /// Index into `slices` of the minimum-area plane.
+    pub min_slice: Option<usize>,
+    pub min_area_mm2: Option<f64>,
+    pub height_mm: Option<f64>,
+    pub width_mm: Option<f64>,
+    pub posterior_disc_height_mm: Option<f64>,
+    pub fat_fraction: Option<f64>,
+    pub fat_obliteration: Option<FatObliteration>,
+    pub root_area_mm2: Option<f64>,
+    pub neighbour_ratio: Option<f64>,
+    pub grading: Grading,
+    pub confidence: f64,
+    pub confidence_notes: Vec<String>,
+    pub reason: Option<String>,
+}
+
+/// What the caller knows about the series.
+#[derive(Debug, Clone)]
+pub struct ForamenInput<'a> {
+    pub volume: &'a Volume,
+    pub localization: &'a Localization,
+    pub weighting: Option<Weighting>,
+    pub thresholds: &'a Thresholds,
+}
+
+/// Region around a disc searched for its foramina, in units of the local disc spacing
+/// `S`: posterior offset from the disc centre `a`, height above it `b`.
+const ROI_A: (f64, f64) = (0.0, 1.25);
+const ROI_B: (f64, f64) = (-0.65, 0.9);
+/// Lateral reach of the search from the disc centre (fractions of `S`).
+const LATERAL: (f64, f64) = (0.25, 1.0);
+/// Positional prior of the foramen centre in the ROI (fractions of `S`) and its spread:
+/// behind the posterior disc margin, level with the upper half of the disc.
+const PRIOR: (f64, f64) = (0.5, 0.15);
+const PRIOR_SIGMA: (f64, f64) = (0.25, 0.3);
+
+/// Local anatomical scale: mean distance from a disc to its neighbours (mm).
+fn disc_spacing(loc: &Localization, i: usize) -> f64 {
+    let d = &loc.discs;
+    let mut s = Vec::new();
+    if i > 0 {
+        s.push(norm(sub(d[i].center_mm, d[i - 1].center_mm)));
+    }
+    if i + 1 < d.len() {
+        s.push(norm(sub(d[i + 1].center_mm, d[i].center_mm)));
+    }
+    if s.is_empty() {
+        35.0
+    } else {
+        s.iter().sum::<f64>() / s.len() as f64
+    }
+}
+
+struct Job {
+    level: usize,
+    side: Side,
+    plane: SlicePlane,
+}
+
+/// Segments and measures every foramen of the lumbar levels found.
+pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
+    let loc = input.localization;
+    let v = input.volume;
+    let is_ct = v.modality == Modality::CT;
+    let planes = slice_planes(v);
+    let mut jobs = Vec::new();
+    let mut level_info = Vec::new();
+    for name in LUMBAR_LEVELS {
+        let Some(di) = loc.discs.iter().position(|d| d.level == name) else {
+            level_info.push(None);
+            continue;
+        };
+        let s = disc_spacing(loc, di);
+        level_info.push(Some((di, s)));
+        for plane in &planes {
+            let d = &loc.discs[di];
+            let offset = dot(sub(plane.point, d.center_mm), plane.normal);
+            if offset.abs() < LATERAL.0 * s || offset.abs() > LATERAL.1 * s {
+                continue;
+            }
+            jobs.push(Job {
+                level: level_info.len() - 1,
+                side: if offset > 0.0 {
+                    Side::Left
+                } else {
+                    Side::Right
+                },
+                plane: *plane,
+            });
+        }
+    }
+    let segs: Vec<Option<SliceResult>> = jobs
+        .par_iter()
+        .map(|job| {
+            let (di, s) = level_info[job.level]?;
+            let d = &loc.discs[di];
+            let px = job.plane.source_pixel_mm.clamp(0.25, 0.5);
+            let roi = RoiFrame::new(
+                &job.plane,
+                d.center_mm,
+                scale(d.axis, -1.0),
+                (ROI_A.0 * s, ROI_A.1 * s),
+                (ROI_B.0 * s, ROI_B.1 * s),
+                px,
+            )?;
+            let mut image = roi.sample(v);
+            if is_ct {
+                image.mapv_inplace(|x| -x);
+            }
+            let params = SegmentParams {
+                is_ct,
+                pixel_mm: px,
+                spacing_mm: s,
+                prior_centre: ((ROI_B.1 - PRIOR.1) * s / px, (PRIOR.0 - ROI_A.0) * s / px),
+                prior_sigma: (PRIOR_SIGMA.1 * s / px, PRIOR_SIGMA.0 * s / px),
+            };
+            let seg = segment(&image, &params)?;
+            Some(SliceResult {
+                plane: job.plane,
+                roi,
+                seg,
+                image,
+            })
+        })
+        .collect();
+
+    let mut results = Vec::new();
+    for (li, name) in LUMBAR_LEVELS.iter().enumerate() {
+        for side in Side::BOTH {
+            let Some((di, s)) = level_info[li] else {
+                results.push(unmeasured(
+                    name,
+                    side,
+                    "level not found in the field of view",
+                ));
+                continue;
+            };
+            let found: Vec<SliceResult> = jobs
+                .iter()
+                .zip(&segs)
+                .filter(|(j, _)| j.level == li && j.side == side)
+                .filter_map(|(_, r)| r.clone())
+                .collect();
+            results.push(measure_one(name, side, found, s, &loc.discs[di], input));
+        }
+    }
+    finish(&mut results, input);
+    results
+}
+
+fn unmeasured(level: &str, side: Side, reason: &str) -> ForamenResult {
+    ForamenResult {
+        level: level.to_string(),
+        side,
+        slices: Vec::new(),
+        min_slice: None,
+        min_area_mm2: None,
+        height_mm: None,
+        width_mm: None,
+        posterior_disc_height_mm: None,
+        fat_fraction: None,
+        fat_obliteration: None,
+        root_area_mm2: None,
+        neighbour_ratio: None,
+        grading: grading::grade(&ForamenMeasurements::default(), &Thresholds::default()),
+        confidence: 0.0,
+        confidence_notes: Vec::new(),
+        reason: Some(reason.to_string()),
+    }
+}
+
+fn measure_one(
+    name: &str,
+    side: Side,
+    mut found: Vec<SliceResult>,
+    s: f64,
+    disc: &crate::spine::levels::Disc,
+    input: &ForamenInput,
+) -> ForamenResult {
+    if found.is_empty() {
+        return unmeasured(
+            name,
+            side,
+            "no closed foramen found on the planes beside this disc",
+        );
+    }
+    found.sort_by(|a, b| a.plane.position_mm.total_cmp(&b.plane.position_mm));
+    // The planes through one foramen show overlapping regions (the ROI grids of a
+    // level are aligned across planes); a closed fat region elsewhere (canal, between
+    // transverse processes) does not overlap them. Keep the run of linked neighbouring
+    // planes with the largest total score.
+    let slices = overlapping_run(found);
+    // Of those, the planes between the pedicle margins have bone right above and below
+    // the foramen; planes beyond them show a partial-volume ghost or an open region.
+    let between: Vec<bool> = slices
+        .iter()
+        .map(|r| bounded_by_bone(r, input.volume.modality == Modality::CT))
+        .collect();
+    if !between.iter().any(|&b| b) {
+        return unmeasured(
+            name,
+            side,
+            "no plane shows the foramen closed by the pedicles above and below",
+        );
+    }
+    let slices: Vec<SliceResult> = slices
+        .into_iter()
+        .zip(between)
+        .filter(|(_, b)| *b)
+        .map(|(r, _)| r)
+        .collect();
+    let Some((min_i, min_r)) = slices
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.seg.area_mm2.total_cmp(&b.1.seg.area_mm2))
+    else {
+        return unmeasured(name, side, "no consistent foramen across planes");
+    };
+    let px = min_r.roi.pixel_mm;
+    let mask = &min_r.seg.mask;
+    let height = height_mm(mask, px);
+    let i0 = min_r.roi.pixel_of(disc.center_mm).0.round();
+    let width = width_mm(mask, px, i0);
+    let pdh = posterior_disc_height(min_r, i0, s);
+    let t1 = input.volume.modality == Modality::MR && input.weighting != Some(Weighting::T2);
+    let root_area = min_r.seg.root.iter().filter(|&&m| m).count() as f64 * px * px;
+    let obliteration = fat_obliteration(&min_r.seg, px);
+    let mut res = ForamenResult {
+        level: name.to_string(),
+        side,
+        min_slice: Some(min_i),
+        min_area_mm2: Some(min_r.seg.area_mm2),
+        height_mm: height,
+        width_mm: width,
+        posterior_disc_height_mm: pdh,
+        fat_fraction: t1.then(|| min_r.seg.fat_area_mm2 / min_r.seg.area_mm2.max(1e-9)),
+        fat_obliteration: obliteration,
+        root_area_mm2: Some(root_area),
+        neighbour_ratio: None,
+        grading: grading::grade(&ForamenMeasurements::default(), input.thresholds),
+        confidence: 1.0,
+        confidence_notes: Vec::new(),
+        reason: None,
+        slices,
+    };
+    confidence(&mut res, disc, input);
+    res
+}
+
+/// Fraction of the smaller of two masks covered by the other.
+fn overlap(a: &Array2<bool>, b: &Array2<bool>) -> f64 {
+    if a.dim() != b.dim() {
+        return 0.0;
+    }
+    let (mut na, mut nb, mut both) = (0usize, 0usize, 0usize);
+    ndarray::Zip::from(a).and(b).for_each(|&x, &y| {
+        na += x as usize;
+        nb += y as usize;
+        both += (x && y) as usize;
+    });
+    both as f64 / na.min(nb).max(1) as f64
+}
+
+/// Minimum overlap and area ratio linking the foramen regions of neighbouring planes:
+/// a fragment inside the foramen's footprint overlaps it but is much smaller.
+const LINK_OVERLAP: f64 = 0.5;
+const LINK_AREA_RATIO: f64 = 0.3;
+
+fn linked(a: &SliceSegmentation, b: &SliceSegmentation) -> bool {
+    let ratio = a.area_mm2.min(b.area_mm2) / a.area_mm2.max(b.area_mm2).max(1e-9);
+    ratio >= LINK_AREA_RATIO && overlap(&a.mask, &b.mask) >= LINK_OVERLAP
+}
+
+/// The run of consecutive planes (sorted by position) whose masks overlap their
+/// neighbour's, with the largest total score (size and position of the regions).
+fn overlapping_run(slices: Vec<SliceResult>) -> Vec<SliceResult> {
+    if slices.len() < 2 {
+        return slices;
+    }
+    let step = slices
+        .windows(2)
+        .map(|w| (w[1].plane.position_mm - w[0].plane.position_mm).abs())
+        .fold(f64::INFINITY, f64::min)
+        .max(1e-6);
+    let area = |r: &[SliceResult]| r.iter().map(|x| x.seg.score).sum::<f64>();
+    let mut best = (0, 1);
+    let mut start = 0;
+    for i in 1..=slices.len() {
+        let broken = i == slices.len()
+            || (slices[i].plane.position_mm - slices[i - 1].plane.position_mm).abs() > 1.5 * step
+            || !linked(&slices[i].seg, &slices[i - 1].seg);
+        if broken {
+            if area(&slices[start..i]) > area(&slices[best.0..best.1]) {
+                best = (start, i);
+            }
+            start = i;
+        }
+    }
+    slices
+        .into_iter()
+        .skip(best.0)
+        .take(best.1 - best.0)
+        .collect()
+}
+
+/// Whether the foramen on this plane is capped by bone above and below (the pedicles):
+/// along the central columns of the region, a bone signature within a few millimetres
+/// of its top and bottom edges. Bone: above 200 HU on CT; on MR the signal void of
+/// cortex (under a third of the fat signal) followed by marrow (at least half).
+fn bounded_by_bone(r: &SliceResult, is_ct: bool) -> bool {
+    let px = r.roi.pixel_mm;
+    let (h, w) = r.image.dim();
+    let mask = &r.seg.mask;
+    let fat = r.seg.fat_ref;
+    let cols: Vec<usize> = (0..w).filter(|&j| (0..h).any(|i| mask[[i, j]])).collect();
+    let (Some(&j0), Some(&j1)) = (cols.first(), cols.last()) else {
+        return false;
+    };
+    let span = j1 - j0;
+    let (a, b) = (j0 + span / 5, j1 - span / 5);
+    let reach = (5.0 / px).round() as i64;
+    let is_bone_run = |vals: &[f32]| -> bool {
+        if is_ct {
+            vals.iter().any(|&v| v <= -200.0)
+        } else {
+            let dip = vals.iter().position(|&v| v <= fat / 3.0);
+            dip.is_some_and(|k| vals[k..].iter().any(|&v| v >= 0.5 * fat && v <= 1.25 * fat))
+        }
+    };
+    let side = |dir: i64| -> bool {
+        let (mut yes, mut n) = (0, 0);
+        for j in (a..=b).step_by(((1.0 / px).round() as usize).max(1)) {
+            let rows: Vec<usize> = (0..h).filter(|&i| mask[[i, j]]).collect();
+            let Some(&edge) = (if dir < 0 { rows.first() } else { rows.last() }) else {
+                continue;
+            };
+            let vals: Vec<f32> = (1..=reach)
+                .map(|k| edge as i64 + dir * k)
+                .take_while(|&i| i >= 0 && i < h as i64)
+                .map(|i| r.image[[i as usize, j]])
+                .filter(|v| v.is_finite())
+                .collect();
+            n += 1;
+            if is_bone_run(&vals) {
+                yes += 1;
+            }
+        }
+        n > 0 && yes * 2 >= n
+    };
+    side(-1) && side(1)
+}
+
+/// Largest extent along the disc axis (rows) over the columns of the mask.
+fn height_mm(mask: &Array2<bool>, px: f64) -> Option<f64> {
+    let (h, w) = mask.dim();
+    let mut best = 0usize;
+    for j in 0..w {
+        let rows: Vec<usize> = (0..h).filter(|&i| mask[[i, j]]).collect();
+        if let (Some(a), Some(b)) = (rows.first(), rows.last()) {
+            best = best.max(b - a + 1);
+        }
+    }
+    (best > 0).then_some(best as f64 * px)
+}
+
+/// Antero-posterior extent on the row of the disc mid-plane (nearest row with mask
+/// pixels within 1 mm).
+fn width_mm(mask: &Array2<bool>, px: f64, i0: f64) -> Option<f64> {
+    let (h, w) = mask.dim();
+    let reach = (1.0 / px).ceil() as i64;
+    for d in 0..=reach {
+        for i in [i0 as i64 + d, i0 as i64 - d] {
+            if i < 0 || i >= h as i64 {
+                continue;
+            }
+            let cols: Vec<usize> = (0..w).filter(|&j| mask[[i as usize, j]]).collect();
+            if let (Some(a), Some(b)) = (cols.first(), cols.last()) {
+                return Some((b - a + 1) as f64 * px);
+            }
+        }
+    }
+    None
+}
+
+/// Disc height just in front of the foramen: along the column 1.5 mm anterior to the
+/// foramen's front on the disc mid-plane row, the distance between the half-level
+/// crossings from the disc toward the darker (bone, in foramen-bright units) endplates.
+fn posterior_disc_height(r: &SliceResult, i0: f64, s: f64) -> Option<f64> {
+    let px = r.roi.pixel_mm;
+    let (h, w) = r.image.dim();
+    let i0 = i0 as i64;
+    if i0 < 0 || i0 >= h as i64 {
+        return None;
+    }
+    let front = (0..w).find(|&j| r.seg.mask[[i0 as usize, j]])?;
+    let j = front as i64 - (1.5 / px).round() as i64;
+    if j < 0 {
+        return None;
+    }
+    let col: Vec<f32> = (0..h).map(|i| r.image[[i, j as usize]]).collect();
+    let near = (0.75 / px).round() as i64;
+    let centre: Vec<f32> = ((i0 - near).max(0)..=(i0 + near).min(h as i64 - 1))
+        .map(|i| col[i as usize])
+        .filter(|v| v.is_finite())
+        .collect();
+    let d0 = crate::spine::filters::percentile(&centre, 50.0)?;
+    let reach = (0.35 * s / px).round() as i64;
+    let crossing = |dir: i64| -> Option<f64> {
+        let idx: Vec<i64> = (1..=reach)
+            .map(|k| i0 + dir * k)
+            .filter(|&i| i >= 0 && i < h as i64)
+            .collect();
+        let lowest = idx
+            .iter()
+            .map(|&i| col[i as usize])
+            .filter(|v| v.is_finite())
+            .fold(f32::INFINITY, f32::min);
+        if !lowest.is_finite() || lowest >= d0 {
+            return None;
+        }
+        let level = 0.5 * (d0 + lowest);
+        let mut prev = (i0, d0);
+        for &i in &idx {
+            let v = col[i as usize];
+            if v <= level {
+                let t = ((prev.1 - level) / (prev.1 - v)).clamp(0.0, 1.0) as f64;
+                return Some(prev.0 as f64 + dir as f64 * t);
+            }
+            prev = (i, v);
+        }
+        None
+    };
+    let up = crossing(-1)?;
+    let down = crossing(1)?;
+    Some((down - up).abs() * px)
+}
+
+/// Directions (from the root centre) in which the fat rim is thinner than
+/// [`FAT_RIM_MIN_MM`] before the foramen boundary; `None` when no root is seen.
+fn fat_obliteration(seg: &SliceSegmentation, px: f64) -> Option<FatObliteration> {
+    let (h, w) = seg.root.dim();
+    let (mut si, mut sj, mut n) = (0.0, 0.0, 0usize);
+    for ((i, j), &m) in seg.root.indexed_iter() {
+        if m {
+            si += i as f64;
+            sj += j as f64;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    let (ci, cj) = (
+        (si / n as f64).round() as i64,
+        (sj / n as f64).round() as i64,
+    );
+    let walk = |di: i64, dj: i64| -> bool {
+        let (mut i, mut j) = (ci, cj);
+        let mut fat = 0usize;
+        let mut left_root = false;
+        loop {
+            i += di;
+            j += dj;
+            if i < 0 || j < 0 || i >= h as i64 || j >= w as i64 {
+                return false;
+            }
+            let (iu, ju) = (i as usize, j as usize);
+            if !seg.mask[[iu, ju]] {
+                return (fat as f64) * px < FAT_RIM_MIN_MM;
+            }
+            if seg.root[[iu, ju]] {
+                if left_root {
+                    // Root again after fat: not a boundary.
+                    return false;
+                }
+                continue;
+            }
+            left_root = true;
+            fat += 1;
+            if fat as f64 * px >= FAT_RIM_MIN_MM {
+                return false;
+            }
+        }
+    };
+    Some(FatObliteration {
+        superior: walk(-1, 0),
+        inferior: walk(1, 0),
+        anterior: walk(0, -1),
+        posterior: walk(0, 1),
+        root_deformed: false,
+    })
+}
+
+/// Confidence from image quality and the evidence behind the measurement.
+fn confidence(res: &mut ForamenResult, disc: &crate::spine::levels::Disc, input: &ForamenInput) {
+    let mut c = disc.confidence.clamp(0.0, 1.0);
+    let mut notes = Vec::new();
+    let Some(min) = res.min_slice.map(|i| &res.slices[i]) else {
+        res.confidence = 0.0;
+        return;
+    };
+    let thick = min.plane.thickness_mm;
+    if thick > 4.0 {
+        c *= (1.0 - 0.1 * (thick - 4.0)).max(0.5);
+        notes.push(format!("thick slices ({thick:.1} mm)"));
+    }
+    if input.volume.modality == Modality::MR && input.weighting == Some(Weighting::T2) {
+        c *= 0.85;
+        notes.push("T2 instead of T1".into());
+    }
+    if min.seg.cnr < 4.0 {
+        c *= (min.seg.cnr / 4.0).clamp(0.3, 1.0);
+        notes.push(format!(
+            "low fat/boundary contrast (CNR {:.1})",
+            min.seg.cnr
+        ));
+    }
+    if res.slices.len() < 2 {
+        c *= 0.75;
+        notes.push("foramen seen on one plane only".into());
+    }
+    if disc.confidence < 0.5 {
+        notes.push("uncertain level label".into());
+    }
+    res.confidence = (c * 100.0).round() / 100.0;
+    res.confidence_notes = notes;
+}
+
+/// Cross-level steps: root deformity against the series' typical root, neighbour
+/// ratios, grades.
+fn finish(results: &mut [ForamenResult], input: &ForamenInput) {
+    let mut roots: Vec<f64> = results
+        .iter()
+        .filter_map(|r| r.root_area_mm2.filter(|a| *a > 0.0))
+        .collect();
+    roots.sort_by(f64::total_cmp);
+    let typical_root = roots.get(roots.len() / 2).copied();
+    for r in results.iter_mut() {
+        if let (Some(o), Some(a), Some(t)) =
+            (&mut r.fat_obliteration, r.root_area_mm2, typical_root)
+        {
+            o.root_deformed = a < 0.5 * t;
+        }
+    }
+    let snapshot: Vec<(String, Side, Option<f64>)> = results
+        .iter()
+        .map(|r| (r.level.clone(), r.side, r.min_area_mm2))
+        .collect();
+    let area_of = |name: &str, side: Side| {
+        snapshot
+            .iter()
+            .find(|(l, s, _)| l == name && *s == side)
+            .and_then(|x| x.2)
+    };
+    for r in results.iter_mut() {
+        let i = LUMBAR_LEVELS
+            .iter()
+            .position(|l| *l == r.level)
+            .unwrap_or(0);
+        let above = (i > 0)
+            .then(|| area_of(LUMBAR_LEVELS[i - 1], r.side))
+            .flatten();
+        let below = LUMBAR_LEVELS.get(i + 1).and_then(|n| area_of(n, r.side));
+        r.neighbour_ratio = r
+            .min_area_mm2
+            .and_then(|a| grading::neighbour_ratio(a, above, below));
+        r.grading = grading::grade(
+            &ForamenMeasurements {
+                min_area_mm2: r.min_area_mm2,
+                height_mm: r.height_mm,
+                posterior_disc_height_mm: r.posterior_disc_height_mm,
+                neighbour_ratio: r.neighbour_ratio,
+                fat_obliteration: r.fat_obliteration,
+            },
+            input.thresholds,
+        );
+    }
+}

@@ -64,10 +64,10 @@ impl CanonicalStack {
 
     /// Averages groups of adjacent planes into slabs at least `target_mm` thick (thin
     /// slices are noisy and many; discs and bodies are tens of millimetres wide).
-    pub fn slabs(&self, target_mm: f64) -> CanonicalStack {
+    pub fn slabs(self, target_mm: f64) -> CanonicalStack {
         let group = ((target_mm / self.plane_spacing_mm).floor() as usize).max(1);
         if group == 1 {
-            return self.clone();
+            return self;
         }
         let (n, h, w) = self.dim();
         let m = n.div_ceil(group);

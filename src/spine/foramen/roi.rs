@@ -128,13 +128,50 @@ impl RoiFrame {
         )
     }
 
-    /// Resamples the volume on the grid (trilinear; NaN outside the data).
+    /// Resamples the volume on the grid (trilinear; NaN outside the data). The voxel
+    /// index is an affine function of (i, j), so it is stepped rather than recomputed.
     pub fn sample(&self, v: &Volume) -> Array2<f32> {
-        Array2::from_shape_fn((self.rows, self.cols), |(i, j)| {
-            let idx = v.geometry.lps_to_index(self.point(i as f64, j as f64));
-            trilinear(&v.voxels, idx)
-        })
+        let g = &v.geometry;
+        let base = g.lps_to_index(self.origin);
+        let di = sub(g.lps_to_index(self.point(1.0, 0.0)), base);
+        let dj = sub(g.lps_to_index(self.point(0.0, 1.0)), base);
+        // On a native sagittal plane the slice index is constant and whole: bilinear.
+        let in_plane =
+            di[0].abs() < 1e-9 && dj[0].abs() < 1e-9 && (base[0] - base[0].round()).abs() < 1e-6;
+        let mut out = Array2::<f32>::from_elem((self.rows, self.cols), f32::NAN);
+        for i in 0..self.rows {
+            let row = add(base, scale(di, i as f64));
+            for j in 0..self.cols {
+                let idx = add(row, scale(dj, j as f64));
+                out[[i, j]] = if in_plane {
+                    bilinear_slice(&v.voxels, base[0].round(), idx[1], idx[2])
+                } else {
+                    trilinear(&v.voxels, idx)
+                };
+            }
+        }
+        out
     }
+}
+
+/// Bilinear interpolation on slice `k` at fractional (row, column); NaN outside.
+fn bilinear_slice(a: &Array3<f32>, k: f64, r: f64, c: f64) -> f32 {
+    let (n, h, w) = a.dim();
+    if k < 0.0 || k > (n - 1) as f64 {
+        return f32::NAN;
+    }
+    let (hm, wm) = ((h - 1) as f64, (w - 1) as f64);
+    if !(r > -0.5 && r < hm + 0.5 && c > -0.5 && c < wm + 0.5) {
+        return f32::NAN;
+    }
+    let (r, c) = (r.clamp(0.0, hm), c.clamp(0.0, wm));
+    let (r0, c0) = (r.floor() as usize, c.floor() as usize);
+    let (r1, c1) = ((r0 + 1).min(h - 1), (c0 + 1).min(w - 1));
+    let (fr, fc) = ((r - r0 as f64) as f32, (c - c0 as f64) as f32);
+    let k = k as usize;
+    let top = a[[k, r0, c0]] * (1.0 - fc) + a[[k, r0, c1]] * fc;
+    let bottom = a[[k, r1, c0]] * (1.0 - fc) + a[[k, r1, c1]] * fc;
+    top * (1.0 - fr) + bottom * fr
 }
 
 /// Trilinear interpolation at a fractional `[slice, row, column]`; NaN outside.

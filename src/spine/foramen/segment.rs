@@ -20,7 +20,6 @@
 
 use image::{GrayImage, Luma};
 use imageproc::distance_transform::Norm;
-use imageproc::region_labelling::{Connectivity, connected_components};
 use ndarray::Array2;
 
 use crate::spine::filters::percentile;
@@ -124,45 +123,119 @@ pub fn diffuse(img: &Array2<f32>, k: f32, iterations: usize) -> Array2<f32> {
 struct Component {
     pixels: Vec<(usize, usize)>,
     touches_border: bool,
-    centroid: (f64, f64),
+}
+
+/// Size, border contact and centroid of one connected component.
+#[derive(Debug, Clone, Copy, Default)]
+struct CompStats {
+    area: usize,
+    sum_i: f64,
+    sum_j: f64,
+    border: bool,
+}
+
+/// 4-connected components of the pixels where `inside(i, j)` holds, with statistics.
+/// Hand-written two-pass union-find: the threshold sweep labels the same region at
+/// many levels and needs only the statistics, which imageproc's labelling (an image in,
+/// an image out) cannot give without allocating and rescanning images each time.
+struct Labelling {
+    /// Component id + 1 per pixel, 0 outside; row-major.
+    labels: Vec<u32>,
+    w: usize,
+    comps: Vec<CompStats>,
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let p = parent[x as usize];
+        parent[x as usize] = parent[p as usize];
+        x = p;
+    }
+    x
+}
+
+impl Labelling {
+    fn new(h: usize, w: usize, inside: impl Fn(usize, usize) -> bool) -> Labelling {
+        let mut labels = vec![0u32; h * w];
+        let mut parent: Vec<u32> = vec![0];
+        for i in 0..h {
+            for j in 0..w {
+                if !inside(i, j) {
+                    continue;
+                }
+                let up = if i > 0 { labels[(i - 1) * w + j] } else { 0 };
+                let left = if j > 0 { labels[i * w + j - 1] } else { 0 };
+                let l = match (up, left) {
+                    (0, 0) => {
+                        let n = parent.len() as u32;
+                        parent.push(n);
+                        n
+                    }
+                    (a, 0) | (0, a) => a,
+                    (a, b) => {
+                        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                        if ra != rb {
+                            parent[ra.max(rb) as usize] = ra.min(rb);
+                        }
+                        ra.min(rb)
+                    }
+                };
+                labels[i * w + j] = l;
+            }
+        }
+        // Compact the roots to ids 1..=n in scan order (deterministic).
+        let mut id = vec![0u32; parent.len()];
+        let mut comps: Vec<CompStats> = Vec::new();
+        for k in 0..labels.len() {
+            let l = labels[k];
+            if l == 0 {
+                continue;
+            }
+            let r = find(&mut parent, l) as usize;
+            if id[r] == 0 {
+                comps.push(CompStats::default());
+                id[r] = comps.len() as u32;
+            }
+            let c = id[r];
+            labels[k] = c;
+            let (i, j) = (k / w, k % w);
+            let s = &mut comps[c as usize - 1];
+            s.area += 1;
+            s.sum_i += i as f64;
+            s.sum_j += j as f64;
+            s.border |= i == 0 || j == 0 || i + 1 == h || j + 1 == w;
+        }
+        Labelling { labels, w, comps }
+    }
+
+    fn pixels(&self, id: usize) -> Vec<(usize, usize)> {
+        let want = id as u32 + 1;
+        self.labels
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l == want)
+            .map(|(k, _)| (k / self.w, k % self.w))
+            .collect()
+    }
 }
 
 fn components(mask: &Array2<bool>) -> Vec<Component> {
     let (h, w) = mask.dim();
-    let labels = connected_components(&to_gray(mask), Connectivity::Four, Luma([0u8]));
-    let mut comps: Vec<Component> = Vec::new();
-    let mut index: std::collections::HashMap<u32, usize> = Default::default();
-    for i in 0..h {
-        for j in 0..w {
-            let l = labels.get_pixel(j as u32, i as u32)[0];
-            if l == 0 {
-                continue;
-            }
-            let n = comps.len();
-            let ci = *index.entry(l).or_insert(n);
-            if ci == n {
-                comps.push(Component {
-                    pixels: Vec::new(),
-                    touches_border: false,
-                    centroid: (0.0, 0.0),
-                });
-            }
-            let c = &mut comps[ci];
-            c.pixels.push((i, j));
-            if i == 0 || j == 0 || i + 1 == h || j + 1 == w {
-                c.touches_border = true;
-            }
+    let lab = Labelling::new(h, w, |i, j| mask[[i, j]]);
+    let mut pixels: Vec<Vec<(usize, usize)>> = vec![Vec::new(); lab.comps.len()];
+    for (k, &l) in lab.labels.iter().enumerate() {
+        if l > 0 {
+            pixels[l as usize - 1].push((k / w, k % w));
         }
     }
-    for c in comps.iter_mut() {
-        let n = c.pixels.len() as f64;
-        let (si, sj) = c
-            .pixels
-            .iter()
-            .fold((0.0, 0.0), |(a, b), &(i, j)| (a + i as f64, b + j as f64));
-        c.centroid = (si / n, sj / n);
-    }
-    comps
+    lab.comps
+        .iter()
+        .zip(pixels)
+        .map(|(s, px)| Component {
+            pixels: px,
+            touches_border: s.border,
+        })
+        .collect()
 }
 
 /// Fills the holes of a mask (background components that do not touch the border).
@@ -196,7 +269,6 @@ pub fn segment(img: &Array2<f32>, p: &SegmentParams) -> Option<SliceSegmentation
     }
     let raw = img.mapv(|v| if v.is_finite() { v } else { floor });
     let sigma = noise_sigma(&raw);
-    let f = diffuse(&raw, (2.0 * sigma) as f32, 4);
     let px2 = p.pixel_mm * p.pixel_mm;
     let s = p.spacing_mm;
 
@@ -218,28 +290,72 @@ pub fn segment(img: &Array2<f32>, p: &SegmentParams) -> Option<SliceSegmentation
     type Seed = (f64, f32, Vec<(usize, usize)>, f32);
     let mut best: Option<Seed> = None;
     for &t in &thresholds {
-        let mask = g.mapv(|v| v >= t);
-        for c in components(&mask) {
-            let n = c.pixels.len() as f64;
-            if c.touches_border || n < min_area || n > max_area {
+        let lab = Labelling::new(h, w, |i, j| g[[i, j]] >= t);
+        for (id, c) in lab.comps.iter().enumerate() {
+            let n = c.area as f64;
+            if c.border || n < min_area || n > max_area {
                 continue;
             }
-            let di = (c.centroid.0 - p.prior_centre.0) / p.prior_sigma.0;
-            let dj = (c.centroid.1 - p.prior_centre.1) / p.prior_sigma.1;
+            let centroid = (c.sum_i / n, c.sum_j / n);
+            let di = (centroid.0 - p.prior_centre.0) / p.prior_sigma.0;
+            let dj = (centroid.1 - p.prior_centre.1) / p.prior_sigma.1;
             let score = (n * px2).sqrt() * (-0.5 * (di * di + dj * dj)).exp();
-            let inside: Vec<f32> = c.pixels.iter().map(|&(i, j)| g[[i, j]]).collect();
+            if best.as_ref().is_some_and(|b| score <= b.0) {
+                continue;
+            }
+            let pixels = lab.pixels(id);
+            let inside: Vec<f32> = pixels.iter().map(|&(i, j)| g[[i, j]]).collect();
             let fat = percentile(&inside, 75.0).unwrap_or(t);
             // On MR a threshold far below the region's own fat level has let a darker
             // tissue class (marrow) in.
             if !p.is_ct && t < 0.8 * fat {
                 continue;
             }
-            if best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, t, c.pixels, fat));
-            }
+            best = Some((score, t, pixels, fat));
         }
     }
-    let (score, t_seed, seed, _) = best?;
+    let (score, _, seed, _) = best?;
+
+    // The rest works on a window around the seed (most of the region of interest is
+    // far from it): its bounding box grown by half its size and at least 6 mm.
+    let (mut i0, mut i1, mut j0, mut j1) = (h, 0, w, 0);
+    for &(i, j) in &seed {
+        i0 = i0.min(i);
+        i1 = i1.max(i);
+        j0 = j0.min(j);
+        j1 = j1.max(j);
+    }
+    let margin_i = ((i1 - i0) / 2).max((6.0 / p.pixel_mm).ceil() as usize);
+    let margin_j = ((j1 - j0) / 2).max((6.0 / p.pixel_mm).ceil() as usize);
+    let (wi0, wi1) = (i0.saturating_sub(margin_i), (i1 + margin_i + 1).min(h));
+    let (wj0, wj1) = (j0.saturating_sub(margin_j), (j1 + margin_j + 1).min(w));
+    let sub = raw.slice(ndarray::s![wi0..wi1, wj0..wj1]).to_owned();
+    let sub_seed: Vec<(usize, usize)> = seed.iter().map(|&(i, j)| (i - wi0, j - wj0)).collect();
+    let part = refine(&sub, &sub_seed, p, sigma, floor, score)?;
+    let embed = |m: &Array2<bool>| {
+        let mut full = Array2::from_elem((h, w), false);
+        full.slice_mut(ndarray::s![wi0..wi1, wj0..wj1]).assign(m);
+        full
+    };
+    Some(SliceSegmentation {
+        mask: embed(&part.mask),
+        root: embed(&part.root),
+        ..part
+    })
+}
+
+/// Steps 3 and 4 on a window around the seed.
+fn refine(
+    raw: &Array2<f32>,
+    seed: &[(usize, usize)],
+    p: &SegmentParams,
+    sigma: f64,
+    floor: f32,
+    score: f64,
+) -> Option<SliceSegmentation> {
+    let (h, w) = raw.dim();
+    let px2 = p.pixel_mm * p.pixel_mm;
+    let f = diffuse(raw, (2.0 * sigma) as f32, 4);
     let seed_vals: Vec<f32> = seed.iter().map(|&(i, j)| f[[i, j]]).collect();
     let fat_ref = percentile(&seed_vals, 60.0)?;
 
@@ -254,7 +370,7 @@ pub fn segment(img: &Array2<f32>, p: &SegmentParams) -> Option<SliceSegmentation
     let grown = {
         let mask = f.mapv(|v| v >= t_final);
         let mut seed_mask = Array2::from_elem((h, w), false);
-        for &(i, j) in &seed {
+        for &(i, j) in seed {
             seed_mask[[i, j]] = true;
         }
         let mut out = Array2::from_elem((h, w), false);
@@ -270,7 +386,6 @@ pub fn segment(img: &Array2<f32>, p: &SegmentParams) -> Option<SliceSegmentation
             }
         }
         if border || area as f64 > 2.0 * seed.len() as f64 + 20.0 / px2 || area == 0 {
-            let _ = t_seed;
             seed_mask
         } else {
             out

@@ -186,8 +186,8 @@ impl Labelling {
         // Compact the roots to ids 1..=n in scan order (deterministic).
         let mut id = vec![0u32; parent.len()];
         let mut comps: Vec<CompStats> = Vec::new();
-        for k in 0..labels.len() {
-            let l = labels[k];
+        for (k, label) in labels.iter_mut().enumerate() {
+            let l = *label;
             if l == 0 {
                 continue;
             }
@@ -197,7 +197,7 @@ impl Labelling {
                 id[r] = comps.len() as u32;
             }
             let c = id[r];
-            labels[k] = c;
+            *label = c;
             let (i, j) = (k / w, k % w);
             let s = &mut comps[c as usize - 1];
             s.area += 1;

@@ -273,9 +273,22 @@ fn measure_one(
         .filter(|(_, b)| *b)
         .map(|(r, _)| r)
         .collect();
-    let Some((min_i, min_r)) = slices
+    // Thin planes (reformats, thin-slice series): the outermost plane at each end
+    // straddles the pedicle margin, where the partial pedicle makes the region
+    // unreliable; the minimum is taken over the planes between them.
+    let thin = slices.len() >= 5
+        && slices
+            .windows(2)
+            .all(|w| (w[1].plane.position_mm - w[0].plane.position_mm).abs() < 1.5);
+    let range = if thin {
+        1..slices.len() - 1
+    } else {
+        0..slices.len()
+    };
+    let Some((min_i, min_r)) = slices[range.clone()]
         .iter()
         .enumerate()
+        .map(|(i, r)| (i + range.start, r))
         .min_by(|a, b| a.1.seg.area_mm2.total_cmp(&b.1.seg.area_mm2))
     else {
         return unmeasured(name, side, "no consistent foramen across planes");
@@ -446,22 +459,61 @@ fn width_mm(mask: &Array2<bool>, px: f64, i0: f64) -> Option<f64> {
     None
 }
 
-/// Disc height just in front of the foramen: along the column 1.5 mm anterior to the
-/// foramen's front on the disc mid-plane row, the distance between the half-level
-/// crossings from the disc toward the darker (bone, in foramen-bright units) endplates.
+/// Posterior disc height, as the distance between the endplate planes at the
+/// posterior disc margin (the foramen's front on the disc mid-plane row). Endplates are
+/// rounded toward the rim, so each endplate is followed over the central part of the
+/// disc (10-55 % of the way from the disc centre to the margin), a straight line is
+/// fitted to each, and the distance between the two lines is taken at the margin (the
+/// lordotic wedge makes it differ from the central height).
 fn posterior_disc_height(r: &SliceResult, i0: f64, s: f64) -> Option<f64> {
     let px = r.roi.pixel_mm;
-    let (h, w) = r.image.dim();
+    let (h, _) = r.image.dim();
     let i0 = i0 as i64;
     if i0 < 0 || i0 >= h as i64 {
         return None;
     }
-    let front = (0..w).find(|&j| r.seg.mask[[i0 as usize, j]])?;
-    let j = front as i64 - (1.5 / px).round() as i64;
-    if j < 0 {
+    // Column of the disc centre: the ROI starts at ROI_A.0·S behind it.
+    let centre = -ROI_A.0 * s / px;
+    let front = (0..r.roi.cols).find(|&j| r.seg.mask[[i0 as usize, j]])? as f64;
+    let span = front - centre;
+    if span < 4.0 / px {
         return None;
     }
-    let col: Vec<f32> = (0..h).map(|i| r.image[[i, j as usize]]).collect();
+    let (mut ups, mut downs) = (Vec::new(), Vec::new());
+    let (j0, j1) = (
+        (centre + 0.1 * span).max(0.0).round() as usize,
+        (centre + 0.55 * span).round() as usize,
+    );
+    for j in j0..=j1 {
+        if let Some((u, d)) = endplates_at_column(r, j, i0, s) {
+            ups.push((j as f64, u));
+            downs.push((j as f64, d));
+        }
+    }
+    if ups.len() < 4 {
+        return None;
+    }
+    let fit = |pts: &[(f64, f64)], x: f64| {
+        let n = pts.len() as f64;
+        let (mx, my) = (
+            pts.iter().map(|p| p.0).sum::<f64>() / n,
+            pts.iter().map(|p| p.1).sum::<f64>() / n,
+        );
+        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        my + if sxx > 0.0 { sxy / sxx } else { 0.0 } * (x - mx)
+    };
+    let gap = (fit(&downs, front) - fit(&ups, front)) * px;
+    (gap > 0.0).then_some(gap)
+}
+
+/// Rows (fractional) of the upper and lower endplates on one column of the resampled
+/// plane: the half-level crossings from the disc (around row `i0`) toward the darker
+/// endplate bone (in foramen-bright units bone is dark on MR and CT).
+fn endplates_at_column(r: &SliceResult, j: usize, i0: i64, s: f64) -> Option<(f64, f64)> {
+    let px = r.roi.pixel_mm;
+    let (h, _) = r.image.dim();
+    let col: Vec<f32> = (0..h).map(|i| r.image[[i, j]]).collect();
     let near = (0.75 / px).round() as i64;
     let centre: Vec<f32> = ((i0 - near).max(0)..=(i0 + near).min(h as i64 - 1))
         .map(|i| col[i as usize])
@@ -494,9 +546,7 @@ fn posterior_disc_height(r: &SliceResult, i0: f64, s: f64) -> Option<f64> {
         }
         None
     };
-    let up = crossing(-1)?;
-    let down = crossing(1)?;
-    Some((down - up).abs() * px)
+    Some((crossing(-1)?, crossing(1)?))
 }
 
 /// Directions (from the root centre) in which the fat rim is thinner than

@@ -16,7 +16,11 @@ fn phantom_foramen_accuracy_does_not_regress() {
     // Measured when set: 62/80 found, 48/80 areas within tolerance, median area error
     // 3.3 %, heights 47/62 within 1.5 mm, grades 39/80.
     assert!(s.found >= 56, "found {} < 56\n{report}", s.found);
-    assert!(s.area_ok >= 43, "areas within tolerance {} < 43\n{report}", s.area_ok);
+    assert!(
+        s.area_ok >= 43,
+        "areas within tolerance {} < 43\n{report}",
+        s.area_ok
+    );
     assert!(
         s.median_abs_area_error < 0.06,
         "median area error {:.1}% >= 6%\n{report}",

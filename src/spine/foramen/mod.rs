@@ -294,11 +294,12 @@ fn measure_one(
         return unmeasured(name, side, "no consistent foramen across planes");
     };
     let px = min_r.roi.pixel_mm;
+    let mid = midline_image(min_r, disc, input);
     let mask = &min_r.seg.mask;
     let height = height_mm(mask, px);
     let i0 = min_r.roi.pixel_of(disc.center_mm).0.round();
     let width = width_mm(mask, px, i0);
-    let pdh = posterior_disc_height(min_r, i0, s);
+    let pdh = posterior_disc_height(min_r, mid.as_ref(), i0, s);
     let t1 = input.volume.modality == Modality::MR && input.weighting != Some(Weighting::T2);
     let root_area = min_r.seg.root.iter().filter(|&&m| m).count() as f64 * px * px;
     let obliteration = fat_obliteration(&min_r.seg, px);
@@ -427,6 +428,31 @@ fn bounded_by_bone(r: &SliceResult, is_ct: bool) -> bool {
     side(-1) && side(1)
 }
 
+/// The level's ROI grid moved onto the image plane nearest the disc centre (the
+/// midline), resampled; foramen-bright units like the foramen planes.
+fn midline_image(
+    r: &SliceResult,
+    disc: &crate::spine::levels::Disc,
+    input: &ForamenInput,
+) -> Option<Array2<f32>> {
+    let planes = slice_planes(input.volume);
+    let plane = planes.iter().min_by(|a, b| {
+        dot(sub(a.point, disc.center_mm), a.normal)
+            .abs()
+            .total_cmp(&dot(sub(b.point, disc.center_mm), b.normal).abs())
+    })?;
+    let shift = dot(sub(plane.point, r.roi.origin), plane.normal);
+    let roi = RoiFrame {
+        origin: crate::volume::geometry::add(r.roi.origin, scale(plane.normal, shift)),
+        ..r.roi
+    };
+    let mut img = roi.sample(input.volume);
+    if input.volume.modality == Modality::CT {
+        img.mapv_inplace(|x| -x);
+    }
+    Some(img)
+}
+
 /// Largest extent along the disc axis (rows) over the columns of the mask.
 fn height_mm(mask: &Array2<bool>, px: f64) -> Option<f64> {
     let (h, w) = mask.dim();
@@ -465,16 +491,31 @@ fn width_mm(mask: &Array2<bool>, px: f64, i0: f64) -> Option<f64> {
 /// disc (10-55 % of the way from the disc centre to the margin), a straight line is
 /// fitted to each, and the distance between the two lines is taken at the margin (the
 /// lordotic wedge makes it differ from the central height).
-fn posterior_disc_height(r: &SliceResult, i0: f64, s: f64) -> Option<f64> {
+fn posterior_disc_height(
+    r: &SliceResult,
+    mid: Option<&Array2<f32>>,
+    i0: f64,
+    s: f64,
+) -> Option<f64> {
     let px = r.roi.pixel_mm;
     let (h, _) = r.image.dim();
+    // Endplates are followed on the plane through the disc centre when there is one
+    // (on a lateral plane the rounded lateral rims of the bodies widen the gap); the
+    // margin is the foramen's front on this plane. The grids of one level are aligned.
+    let image = mid.filter(|m| m.dim() == r.image.dim()).unwrap_or(&r.image);
     let i0 = i0 as i64;
     if i0 < 0 || i0 >= h as i64 {
         return None;
     }
     // Column of the disc centre: the ROI starts at ROI_A.0·S behind it.
     let centre = -ROI_A.0 * s / px;
-    let front = (0..r.roi.cols).find(|&j| r.seg.mask[[i0 as usize, j]])? as f64;
+    // The foramen's front on the disc row, or on the nearest row within 3 mm.
+    let reach = (3.0 / px).ceil() as i64;
+    let front = (0..=reach)
+        .flat_map(|d| [i0 - d, i0 + d])
+        .filter(|&i| i >= 0 && i < h as i64)
+        .find_map(|i| (0..r.roi.cols).find(|&j| r.seg.mask[[i as usize, j]]))?
+        as f64;
     let span = front - centre;
     if span < 4.0 / px {
         return None;
@@ -485,7 +526,7 @@ fn posterior_disc_height(r: &SliceResult, i0: f64, s: f64) -> Option<f64> {
         (centre + 0.55 * span).round() as usize,
     );
     for j in j0..=j1 {
-        if let Some((u, d)) = endplates_at_column(r, j, i0, s) {
+        if let Some((u, d)) = endplates_at_column(image, px, j, i0, s) {
             ups.push((j as f64, u));
             downs.push((j as f64, d));
         }
@@ -510,10 +551,15 @@ fn posterior_disc_height(r: &SliceResult, i0: f64, s: f64) -> Option<f64> {
 /// Rows (fractional) of the upper and lower endplates on one column of the resampled
 /// plane: the half-level crossings from the disc (around row `i0`) toward the darker
 /// endplate bone (in foramen-bright units bone is dark on MR and CT).
-fn endplates_at_column(r: &SliceResult, j: usize, i0: i64, s: f64) -> Option<(f64, f64)> {
-    let px = r.roi.pixel_mm;
-    let (h, _) = r.image.dim();
-    let col: Vec<f32> = (0..h).map(|i| r.image[[i, j]]).collect();
+fn endplates_at_column(
+    image: &Array2<f32>,
+    px: f64,
+    j: usize,
+    i0: i64,
+    s: f64,
+) -> Option<(f64, f64)> {
+    let (h, _) = image.dim();
+    let col: Vec<f32> = (0..h).map(|i| image[[i, j]]).collect();
     let near = (0.75 / px).round() as i64;
     let centre: Vec<f32> = ((i0 - near).max(0)..=(i0 + near).min(h as i64 - 1))
         .map(|i| col[i as usize])
@@ -521,30 +567,52 @@ fn endplates_at_column(r: &SliceResult, j: usize, i0: i64, s: f64) -> Option<(f6
         .collect();
     let d0 = crate::spine::filters::percentile(&centre, 50.0)?;
     let reach = (0.35 * s / px).round() as i64;
+    // The endplate surface is where the intensity falls fastest from the disc toward
+    // the darkest point (the cortex): the steepest step between them, refined to a
+    // fraction of a pixel with a parabola. (A half-level crossing is biased outward
+    // when the thin cortex is blurred by the slice thickness.)
     let crossing = |dir: i64| -> Option<f64> {
-        let idx: Vec<i64> = (1..=reach)
+        let idx: Vec<i64> = (0..=reach)
             .map(|k| i0 + dir * k)
             .filter(|&i| i >= 0 && i < h as i64)
             .collect();
-        let lowest = idx
-            .iter()
-            .map(|&i| col[i as usize])
-            .filter(|v| v.is_finite())
-            .fold(f32::INFINITY, f32::min);
-        if !lowest.is_finite() || lowest >= d0 {
+        let vals: Vec<f32> = idx.iter().map(|&i| col[i as usize]).collect();
+        if vals.iter().any(|v| !v.is_finite()) || vals.len() < 3 {
             return None;
         }
-        let level = 0.5 * (d0 + lowest);
-        let mut prev = (i0, d0);
-        for &i in &idx {
-            let v = col[i as usize];
-            if v <= level {
-                let t = ((prev.1 - level) / (prev.1 - v)).clamp(0.0, 1.0) as f64;
-                return Some(prev.0 as f64 + dir as f64 * t);
-            }
-            prev = (i, v);
+        let (kmin, lowest) =
+            vals.iter().enumerate().fold(
+                (0, f32::INFINITY),
+                |b, (k, &v)| if v < b.1 { (k, v) } else { b },
+            );
+        if lowest >= d0 || kmin == 0 {
+            return None;
         }
-        None
+        // Steps between consecutive samples, from the centre outward to the minimum.
+        let steps: Vec<f32> = (0..kmin).map(|k| vals[k] - vals[k + 1]).collect();
+        let (ks, _) =
+            steps.iter().enumerate().fold(
+                (0, f32::NEG_INFINITY),
+                |b, (k, &v)| if v > b.1 { (k, v) } else { b },
+            );
+        // Parabola through the neighbouring steps; the step k sits between k and k + 1.
+        let (a, b, c) = (
+            if ks > 0 { steps[ks - 1] } else { steps[ks] },
+            steps[ks],
+            if ks + 1 < steps.len() {
+                steps[ks + 1]
+            } else {
+                steps[ks]
+            },
+        );
+        let denom = a - 2.0 * b + c;
+        let shift = if denom.abs() > 1e-12 {
+            (0.5 * (a - c) / denom).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        };
+        let k = ks as f64 + 0.5 + shift as f64;
+        Some(i0 as f64 + dir as f64 * k)
     };
     Some((crossing(-1)?, crossing(1)?))
 }

@@ -284,6 +284,21 @@ pub fn segment(img: &Array2<f32>, p: &SegmentParams) -> Option<SliceSegmentation
         let hi = percentile(&values, 99.0)?;
         (0..=7).map(|k| hi * (0.95 - 0.065 * k as f32)).collect()
     };
+    // Brightest tissue near the expected foramen (MR): fat on T1, fat or fluid on T2.
+    let bright = {
+        let (ci, cj) = p.prior_centre;
+        let (si, sj) = p.prior_sigma;
+        let near: Vec<f32> = g
+            .indexed_iter()
+            .filter(|((i, j), _)| {
+                let di = (*i as f64 - ci) / si;
+                let dj = (*j as f64 - cj) / sj;
+                di * di + dj * dj <= 4.0
+            })
+            .map(|(_, v)| *v)
+            .collect();
+        percentile(&near, 99.5).unwrap_or(f32::NEG_INFINITY)
+    };
     let min_area = 3.0 / px2;
     let max_area = 0.3 * s * s / px2;
     // (score, threshold, pixels, fat level) of the best seed so far.
@@ -307,8 +322,10 @@ pub fn segment(img: &Array2<f32>, p: &SegmentParams) -> Option<SliceSegmentation
             let inside: Vec<f32> = pixels.iter().map(|&(i, j)| g[[i, j]]).collect();
             let fat = percentile(&inside, 75.0).unwrap_or(t);
             // On MR a threshold far below the region's own fat level has let a darker
-            // tissue class (marrow) in.
-            if !p.is_ct && t < 0.8 * fat {
+            // tissue class (marrow) in; and a region well below the brightest tissue
+            // around the expected foramen is marrow (of a pedicle or articular process),
+            // not fat.
+            if !p.is_ct && (t < 0.8 * fat || fat < 0.85 * bright) {
                 continue;
             }
             best = Some((score, t, pixels, fat));

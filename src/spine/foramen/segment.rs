@@ -24,6 +24,9 @@ use ndarray::Array2;
 
 use crate::spine::filters::percentile;
 
+/// Smallest section (mm²) taken for a nerve root (a root is 4-7 mm across).
+const MIN_ROOT_MM2: f64 = 3.0;
+
 /// What the segmentation needs to know about the plane and the anatomy around it.
 #[derive(Debug, Clone, Copy)]
 pub struct SegmentParams {
@@ -514,7 +517,23 @@ fn refine(
         }
     }
     let mask = fill_holes(&mask);
-    let root = Array2::from_shape_fn((h, w), |(i, j)| mask[[i, j]] && root_pixels[[i, j]]);
+    // The root is the largest non-fat component inside the foramen, if it is at least
+    // a few mm² (smaller specks are noise or partial volume, counted as foramen).
+    let root = {
+        let candidates =
+            Array2::from_shape_fn((h, w), |(i, j)| mask[[i, j]] && root_pixels[[i, j]]);
+        let mut root = Array2::from_elem((h, w), false);
+        if let Some(c) = components(&candidates)
+            .into_iter()
+            .max_by_key(|c| c.pixels.len())
+            .filter(|c| c.pixels.len() as f64 * px2 >= MIN_ROOT_MM2)
+        {
+            for (i, j) in c.pixels {
+                root[[i, j]] = true;
+            }
+        }
+        root
+    };
     let n = mask.iter().filter(|&&m| m).count();
     let n_root = root.iter().filter(|&&m| m).count();
     if n == 0 {

@@ -53,6 +53,8 @@ pub struct DiscParams {
     pub max_step_ratio: f64,
     /// Discs closer than this to the top or bottom of the image are not considered.
     pub border_mm: f64,
+    /// A chain with at least this many discs is preferred to any shorter one.
+    pub min_chain_discs: usize,
 }
 
 impl Default for DiscParams {
@@ -67,6 +69,7 @@ impl Default for DiscParams {
             max_step_angle_deg: 40.0,
             max_step_ratio: 1.5,
             border_mm: 9.0,
+            min_chain_discs: 4,
         }
     }
 }
@@ -349,20 +352,29 @@ pub fn best_chain_with(
         })
         .collect();
     let step_ok = |a: usize, b: usize| steps[a * n + b].map(|(d, _)| d);
-    // best[(i, j)]: best score of a chain ending with the step i → j.
-    let mut best: std::collections::HashMap<(usize, usize), (f64, Option<usize>)> =
+    // A lumbar field of view shows several discs, and a short chain of strong bands
+    // (pelvic or abdominal structures) can outscore the weaker discs of the spine: the
+    // chain kept is the best one with at least `min_chain_discs` discs when there is
+    // one. Chains are tracked by length class: 2, 3, ..., min_chain_discs or more.
+    let long = params.min_chain_discs.max(2);
+    let class_of = |len: usize| len.min(long);
+    // best[(i, j, class)]: best score of a chain of that length class ending with the
+    // step i → j, and the candidate before i with the class of the chain ending there.
+    type Key = (usize, usize, usize);
+    let mut best: std::collections::HashMap<Key, (f64, Option<(usize, usize)>)> =
         std::collections::HashMap::new();
-    let mut top: Option<((usize, usize), f64)> = None;
+    // Best end of any chain, and of a long one.
+    let mut top: Option<(Key, f64)> = None;
+    let mut top_long: Option<(Key, f64)> = None;
     for (oj, &j) in order.iter().enumerate() {
         for &i in &order[..oj] {
             let Some(d_ij) = step_ok(i, j) else { continue };
             let cost_ij = steps[i * n + j].map_or(0.0, |(_, c)| c);
             let base = cands[i].response + cands[j].response - 2.0 * node_cost - cost_ij;
-            let mut score = (base, None);
+            let mut scores: Vec<(f64, Option<(usize, usize)>)> =
+                vec![(f64::NEG_INFINITY, None); long + 1];
+            scores[class_of(2)] = (base, None);
             for &k in &order[..oj] {
-                let Some(&(prev, _)) = best.get(&(k, i)) else {
-                    continue;
-                };
                 let Some(d_ki) = step_ok(k, i) else { continue };
                 let l_ki = (d_ki[0] * d_ki[0] + d_ki[1] * d_ki[1]).sqrt();
                 let l_ij = (d_ij[0] * d_ij[0] + d_ij[1] * d_ij[1]).sqrt();
@@ -372,18 +384,32 @@ pub fn best_chain_with(
                     continue;
                 }
                 let penalty = node_cost * ((ratio - 1.0) + bend / 45.0);
-                let s = prev + cands[j].response - node_cost - penalty - cost_ij;
-                if s > score.0 {
-                    score = (s, Some(k));
+                for class in 2..=long {
+                    let Some(&(prev, _)) = best.get(&(k, i, class)) else {
+                        continue;
+                    };
+                    let s = prev + cands[j].response - node_cost - penalty - cost_ij;
+                    let to = class_of(class + 1);
+                    if s > scores[to].0 {
+                        scores[to] = (s, Some((k, class)));
+                    }
                 }
             }
-            best.insert((i, j), score);
-            if top.is_none_or(|(_, t)| score.0 > t) {
-                top = Some(((i, j), score.0));
+            for (class, score) in scores.into_iter().enumerate().skip(2) {
+                if score.0 == f64::NEG_INFINITY {
+                    continue;
+                }
+                best.insert((i, j, class), score);
+                if top.is_none_or(|(_, t)| score.0 > t) {
+                    top = Some(((i, j, class), score.0));
+                }
+                if class == long && top_long.is_none_or(|(_, t)| score.0 > t) {
+                    top_long = Some(((i, j, class), score.0));
+                }
             }
         }
     }
-    let Some(((mut i, mut j), _)) = top else {
+    let Some(((mut i, mut j, mut class), _)) = top_long.or(top) else {
         return cands
             .iter()
             .enumerate()
@@ -392,8 +418,9 @@ pub fn best_chain_with(
             .unwrap_or_default();
     };
     let mut chain = vec![j, i];
-    while let Some(&(_, Some(k))) = best.get(&(i, j)) {
+    while let Some(&(_, Some((k, prev_class)))) = best.get(&(i, j, class)) {
         chain.push(k);
+        class = prev_class;
         j = i;
         i = k;
     }

@@ -98,6 +98,10 @@ pub struct SpineModel {
     pub localization: Localization,
 }
 
+/// Range of disc tilts (degrees from horizontal, positive with the anterior edge lower)
+/// that a lumbar disc can show in a sagittal plane.
+const PLAUSIBLE_TILT_DEG: (f64, f64) = (-30.0, 60.0);
+
 /// Localisation stacks are averaged into slabs about this thick (mm).
 const SLAB_MM: f64 = 3.0;
 
@@ -179,7 +183,16 @@ pub fn localize(
             .iter()
             .filter(|d| d.height_mm.is_some_and(|h| h <= 0.4 * median))
             .count();
-        l.chain_score * (0.25 + thin as f64 / l.discs.len() as f64)
+        // Lumbar discs in a sagittal plane are tilted between a little against the
+        // lordosis and the sacral slope; bands steeply tilted the other way (the
+        // anterior edge far higher) are pelvic or abdominal structures.
+        let upright = l
+            .discs
+            .iter()
+            .filter(|d| (PLAUSIBLE_TILT_DEG.0..=PLAUSIBLE_TILT_DEG.1).contains(&d.tilt_deg))
+            .count();
+        l.chain_score * (0.25 + thin as f64 / l.discs.len() as f64) * upright as f64
+            / l.discs.len() as f64
     };
     let (loc, warning) = match (first, second) {
         (Ok(a), Ok(b)) if plausibility(&b) > 1.1 * plausibility(&a) => (

@@ -495,6 +495,30 @@ mod tests {
     }
 
     #[test]
+    fn prefers_a_long_chain_of_weak_discs_to_a_short_strong_one() {
+        // Four weak discs 37.5 mm apart (the spine) and, further down and to the side,
+        // two strong bands 37.5 mm apart (a pelvic structure): the pair alone outscores
+        // the four, but a lumbar spine shows at least `min_chain_discs` discs.
+        let cand = |r: f64, c: f64, response: f64| Candidate {
+            r,
+            c,
+            normal: [1.0, 0.0],
+            response,
+        };
+        let mut cands: Vec<Candidate> = (0..4).map(|i| cand(25.0 * i as f64, 50.0, 0.5)).collect();
+        cands.push(cand(110.0, 150.0, 1.0));
+        cands.push(cand(135.0, 150.0, 1.0));
+        let params = DiscParams::default();
+        assert_eq!(best_chain(&cands, 1.5, &params, 0.3), vec![0, 1, 2, 3]);
+        // Without the preference the strong pair wins.
+        let short = DiscParams {
+            min_chain_discs: 2,
+            ..DiscParams::default()
+        };
+        assert_eq!(best_chain(&cands, 1.5, &short, 0.3), vec![4, 5]);
+    }
+
+    #[test]
     fn bias_normalisation_flattens_a_smooth_gain() {
         let img = Array2::from_shape_fn((120, 100), |(r, c)| {
             100.0 * (1.0 + 0.01 * r as f32) * (1.0 + 0.005 * c as f32)

@@ -256,11 +256,16 @@ fn measure_one(
     let slices = overlapping_run(found);
     // Of those, the planes between the pedicle margins have bone right above and below
     // the foramen; planes beyond them show a partial-volume ghost or an open region.
-    let between: Vec<bool> = slices
+    // Where the lower boundary is disc rather than pedicle on every plane (lordotic
+    // levels, narrowed foramina), planes capped by the upper pedicle alone are used, with
+    // lower confidence.
+    let caps: Vec<(bool, bool)> = slices
         .iter()
         .map(|r| bounded_by_bone(r, input.volume.modality == Modality::CT))
         .collect();
-    if !between.iter().any(|&b| b) {
+    let both = caps.iter().any(|c| c.0 && c.1);
+    let roof_only = !both && caps.iter().any(|c| c.0);
+    if !both && !roof_only {
         return unmeasured(
             name,
             side,
@@ -269,8 +274,8 @@ fn measure_one(
     }
     let slices: Vec<SliceResult> = slices
         .into_iter()
-        .zip(between)
-        .filter(|(_, b)| *b)
+        .zip(caps)
+        .filter(|(_, c)| c.0 && (c.1 || roof_only))
         .map(|(r, _)| r)
         .collect();
     // Thin planes (reformats, thin-slice series): the outermost plane at each end
@@ -322,6 +327,11 @@ fn measure_one(
         slices,
     };
     confidence(&mut res, disc, input);
+    if roof_only {
+        res.confidence = (res.confidence * 0.6 * 100.0).round() / 100.0;
+        res.confidence_notes
+            .push("no bone seen below the foramen (lower pedicle not identified)".into());
+    }
     res
 }
 
@@ -381,18 +391,18 @@ fn overlapping_run(slices: Vec<SliceResult>) -> Vec<SliceResult> {
         .collect()
 }
 
-/// Whether the foramen on this plane is capped by bone above and below (the pedicles):
+/// Whether the foramen on this plane is capped by bone (above, below) (the pedicles):
 /// along the central columns of the region, a bone signature within a few millimetres
 /// of its top and bottom edges. Bone: above 200 HU on CT; on MR the signal void of
 /// cortex (under a third of the fat signal) followed by marrow (at least half).
-fn bounded_by_bone(r: &SliceResult, is_ct: bool) -> bool {
+fn bounded_by_bone(r: &SliceResult, is_ct: bool) -> (bool, bool) {
     let px = r.roi.pixel_mm;
     let (h, w) = r.image.dim();
     let mask = &r.seg.mask;
     let fat = r.seg.fat_ref;
     let cols: Vec<usize> = (0..w).filter(|&j| (0..h).any(|i| mask[[i, j]])).collect();
     let (Some(&j0), Some(&j1)) = (cols.first(), cols.last()) else {
-        return false;
+        return (false, false);
     };
     let span = j1 - j0;
     let (a, b) = (j0 + span / 5, j1 - span / 5);
@@ -425,7 +435,7 @@ fn bounded_by_bone(r: &SliceResult, is_ct: bool) -> bool {
         }
         n > 0 && yes * 2 >= n
     };
-    side(-1) && side(1)
+    (side(-1), side(1))
 }
 
 /// The level's ROI grid moved onto the image plane nearest the disc centre (the

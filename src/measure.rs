@@ -8,7 +8,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::dicom::discover;
-use crate::grading::{Rule, Thresholds};
+use crate::grading::Thresholds;
 use crate::report::{
     DiscEntry, LevelEntry, Report, SeriesEntry, SkippedEntry, SliceArea, Status, Tool,
     VertebraEntry,
@@ -16,7 +16,7 @@ use crate::report::{
 use crate::selection::{StudySelection, select};
 use crate::series::{Series, Weighting, group_series};
 use crate::spine::discs::DiscContrast;
-use crate::spine::foramen::{ForamenInput, ForamenResult, measure_foramina};
+use crate::spine::foramen::{ForamenInput, ForamenResult, Side, measure_foramina, unmeasured};
 use crate::spine::levels::{LUMBAR_LEVELS, LocalizeError, SpineModel, localize};
 use crate::volume::{Modality, assemble};
 
@@ -49,79 +49,58 @@ fn round(v: Option<f64>, digits: i32) -> Option<f64> {
     v.filter(|x| x.is_finite()).map(|x| (x * f).round() / f)
 }
 
-fn empty_level(level: &str, side: &'static str, reason: &str) -> LevelEntry {
-    LevelEntry {
-        level: level.to_string(),
-        side,
-        min_area_mm2: None,
-        height_mm: None,
-        width_mm: None,
-        posterior_disc_height_mm: None,
-        fat_fraction: None,
-        fat_obliteration: None,
-        root_area_mm2: None,
-        neighbour_ratio: None,
-        grade: "indeterminate",
-        flagged: false,
-        rule: Rule::NoMeasurement,
-        confidence: 0.0,
-        confidence_notes: Vec::new(),
-        min_area_slice_position_mm: None,
-        slice_areas_mm2: Vec::new(),
-        reason: Some(reason.to_string()),
-    }
-}
-
 /// Report entries of a series that could not be measured at all.
 fn level_entries(reason: &str) -> Vec<LevelEntry> {
     LUMBAR_LEVELS
         .iter()
-        .flat_map(|l| ["left", "right"].map(|s| empty_level(l, s, reason)))
+        .flat_map(|l| Side::BOTH.map(|side| level_entry(&unmeasured(l, side, reason))))
         .collect()
 }
 
 /// Report entries from the foramen results (left then right at each level).
 fn foramen_entries(results: &[ForamenResult]) -> Vec<LevelEntry> {
-    let mut out = Vec::with_capacity(10);
-    for level in LUMBAR_LEVELS {
-        for side in crate::spine::foramen::Side::BOTH {
-            let Some(r) = results.iter().find(|r| r.level == level && r.side == side) else {
-                out.push(empty_level(level, side.as_str(), "not analysed"));
-                continue;
-            };
-            out.push(LevelEntry {
-                level: level.to_string(),
-                side: side.as_str(),
-                min_area_mm2: round(r.min_area_mm2, 1),
-                height_mm: round(r.height_mm, 1),
-                width_mm: round(r.width_mm, 1),
-                posterior_disc_height_mm: round(r.posterior_disc_height_mm, 1),
-                fat_fraction: round(r.fat_fraction, 2),
-                fat_obliteration: r.fat_obliteration,
-                root_area_mm2: round(r.root_area_mm2, 1),
-                neighbour_ratio: round(r.neighbour_ratio, 2),
-                grade: r.grading.grade.as_str(),
-                flagged: r.grading.flagged,
-                rule: r.grading.rule,
-                confidence: r.confidence,
-                confidence_notes: r.confidence_notes.clone(),
-                min_area_slice_position_mm: round(
-                    r.min_slice.map(|i| r.slices[i].plane.position_mm),
-                    2,
-                ),
-                slice_areas_mm2: r
-                    .slices
-                    .iter()
-                    .map(|s| SliceArea {
-                        slice_position_mm: (s.plane.position_mm * 100.0).round() / 100.0,
-                        area_mm2: (s.seg.area_mm2 * 10.0).round() / 10.0,
-                    })
-                    .collect(),
-                reason: r.reason.clone(),
-            });
-        }
+    LUMBAR_LEVELS
+        .iter()
+        .flat_map(|level| {
+            Side::BOTH.map(|side| {
+                match results.iter().find(|r| r.level == *level && r.side == side) {
+                    Some(r) => level_entry(r),
+                    None => level_entry(&unmeasured(level, side, "not analysed")),
+                }
+            })
+        })
+        .collect()
+}
+
+/// One report entry, rounded to the precision the measurement has.
+fn level_entry(r: &ForamenResult) -> LevelEntry {
+    LevelEntry {
+        level: r.level.clone(),
+        side: r.side.as_str(),
+        min_area_mm2: round(r.min_area_mm2, 1),
+        height_mm: round(r.height_mm, 1),
+        width_mm: round(r.width_mm, 1),
+        posterior_disc_height_mm: round(r.posterior_disc_height_mm, 1),
+        fat_fraction: round(r.fat_fraction, 2),
+        fat_obliteration: r.fat_obliteration,
+        root_area_mm2: round(r.root_area_mm2, 1),
+        neighbour_ratio: round(r.neighbour_ratio, 2),
+        grade: r.grading.grade.as_str(),
+        flagged: r.grading.flagged,
+        rule: r.grading.rule,
+        confidence: r.confidence,
+        confidence_notes: r.confidence_notes.clone(),
+        min_area_slice_position_mm: round(r.min_slice.map(|i| r.slices[i].plane.position_mm), 2),
+        slice_areas_mm2: r
+            .slices
+            .iter()
+            .map(|s| SliceArea {
+                slice_position_mm: (s.plane.position_mm * 100.0).round() / 100.0,
+                area_mm2: (s.seg.area_mm2 * 10.0).round() / 10.0,
+            })
+            .collect(),
+        reason: r.reason.clone(),
     }
-    out
 }
 
 /// Measures one selected series; never panics on bad input (errors become `failed`).

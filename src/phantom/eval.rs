@@ -11,7 +11,8 @@
 use crate::grading::Thresholds;
 use crate::measure::localize_auto;
 use crate::phantom::anatomy::Side as TruthSide;
-use crate::phantom::{PhantomOptions, PhantomPlane, Severity, Weighting, generate};
+use crate::phantom::output::suite_case;
+use crate::phantom::{PhantomOptions, PhantomPlane, Weighting, generate};
 use crate::series::Weighting as SeriesWeighting;
 use crate::spine::foramen::{ForamenInput, Side, measure_foramina};
 use crate::volume::Modality;
@@ -37,28 +38,17 @@ pub struct EvalSummary {
 
 /// Options of case `i` of the suite.
 pub fn case_options(first: u64, i: usize) -> PhantomOptions {
-    let (modality, weighting, plane) = match i % 4 {
-        0 => (Modality::MR, Weighting::T1, PhantomPlane::Sagittal),
-        1 => (Modality::MR, Weighting::T2, PhantomPlane::Sagittal),
-        2 => (Modality::CT, Weighting::T1, PhantomPlane::Sagittal),
-        _ => (Modality::CT, Weighting::T1, PhantomPlane::Axial),
-    };
-    PhantomOptions {
-        seed: first + i as u64,
-        modality,
-        weighting,
-        plane,
-        severity: [
-            Severity::Normal,
-            Severity::Mixed,
-            Severity::Severe,
-            Severity::Random,
-        ][(i / 4) % 4],
-        snr: 8.0 + ((i * 7) % 23) as f64,
-        slice_thickness_mm: (plane == PhantomPlane::Sagittal)
-            .then(|| [3.0, 3.5, 4.0, 4.5, 5.0][(i / 2) % 5]),
+    // The varied suite of `foramen phantom --suite` without transitional anatomy (the
+    // truth then names other levels), with slice thickness 3-5 mm on sagittal series.
+    let base = PhantomOptions {
+        seed: first,
         ..Default::default()
-    }
+    };
+    let mut o = suite_case(&base, i);
+    o.lumbar_count = 5;
+    o.slice_thickness_mm =
+        (o.plane == PhantomPlane::Sagittal).then(|| [3.0, 3.5, 4.0, 4.5, 5.0][(i / 2) % 5]);
+    o
 }
 
 /// Runs `cases` cases from seed `first`.

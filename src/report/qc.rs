@@ -210,24 +210,17 @@ pub fn foramina_image(results: &[crate::spine::foramen::ForamenResult], caption:
             } else {
                 text2 = "not measured".to_string();
             }
-            draw_text_mut(
-                &mut out,
-                Rgb([230, 230, 230]),
-                x0 as i32 + 4,
-                (y0 + TILE) as i32 + 2,
-                scale,
-                &f,
-                &text1,
-            );
-            draw_text_mut(
-                &mut out,
-                Rgb([230, 230, 230]),
-                x0 as i32 + 4,
-                (y0 + TILE) as i32 + 18,
-                scale,
-                &f,
-                &text2,
-            );
+            for (k, text) in [text1, text2].iter().enumerate() {
+                draw_text_mut(
+                    &mut out,
+                    Rgb([230, 230, 230]),
+                    x0 as i32 + 4,
+                    (y0 + TILE) as i32 + 2 + 16 * k as i32,
+                    scale,
+                    &f,
+                    text,
+                );
+            }
         }
     }
     frame(&out, caption)

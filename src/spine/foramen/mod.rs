@@ -157,20 +157,8 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
         .par_iter()
         .map(|job| {
             let (di, s) = level_info[job.level]?;
-            let d = &loc.discs[di];
-            let px = job.plane.source_pixel_mm.clamp(0.25, 0.5);
-            let roi = RoiFrame::new(
-                &job.plane,
-                d.center_mm,
-                scale(d.axis, -1.0),
-                (ROI_A.0 * s, ROI_A.1 * s),
-                (ROI_B.0 * s, ROI_B.1 * s),
-                px,
-            )?;
-            let mut image = roi.sample(v);
-            if is_ct {
-                image.mapv_inplace(|x| -x);
-            }
+            let (roi, image) = level_roi(&job.plane, &loc.discs[di], s, v)?;
+            let px = roi.pixel_mm;
             let params = SegmentParams {
                 is_ct,
                 pixel_mm: px,
@@ -188,31 +176,58 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
         })
         .collect();
 
+    // Segmented planes by level and side (moved, not copied: they carry images).
+    let mut found: Vec<[Vec<SliceResult>; 2]> = (0..LUMBAR_LEVELS.len())
+        .map(|_| [Vec::new(), Vec::new()])
+        .collect();
+    for (job, seg) in jobs.iter().zip(segs) {
+        if let Some(r) = seg {
+            found[job.level][(job.side == Side::Right) as usize].push(r);
+        }
+    }
     let mut results = Vec::new();
-    for (li, name) in LUMBAR_LEVELS.iter().enumerate() {
-        for side in Side::BOTH {
-            let Some((di, s)) = level_info[li] else {
+    for ((li, name), mut sides) in LUMBAR_LEVELS.iter().enumerate().zip(found) {
+        let Some((di, s)) = level_info[li] else {
+            for side in Side::BOTH {
                 results.push(unmeasured(
                     name,
                     side,
                     "level not found in the field of view",
                 ));
-                continue;
-            };
-            let found: Vec<SliceResult> = jobs
-                .iter()
-                .zip(&segs)
-                .filter(|(j, _)| j.level == li && j.side == side)
-                .filter_map(|(_, r)| r.clone())
-                .collect();
-            results.push(measure_one(name, side, found, s, &loc.discs[di], input));
+            }
+            continue;
+        };
+        let disc = &loc.discs[di];
+        // The plane nearest the disc centre, for the posterior disc height (shared by
+        // both sides: the level's grids are aligned across planes).
+        let mid = planes
+            .iter()
+            .min_by(|a, b| {
+                dot(sub(a.point, disc.center_mm), a.normal)
+                    .abs()
+                    .total_cmp(&dot(sub(b.point, disc.center_mm), b.normal).abs())
+            })
+            .and_then(|p| level_roi(p, disc, s, v))
+            .map(|(_, image)| image);
+        for side in Side::BOTH {
+            let planes_here = std::mem::take(&mut sides[(side == Side::Right) as usize]);
+            results.push(measure_one(
+                name,
+                side,
+                planes_here,
+                s,
+                disc,
+                mid.as_ref(),
+                input,
+            ));
         }
     }
     finish(&mut results, input);
     results
 }
 
-fn unmeasured(level: &str, side: Side, reason: &str) -> ForamenResult {
+/// A foramen that could not be measured: no measurements, `indeterminate`, a reason.
+pub fn unmeasured(level: &str, side: Side, reason: &str) -> ForamenResult {
     ForamenResult {
         level: level.to_string(),
         side,
@@ -239,6 +254,7 @@ fn measure_one(
     mut found: Vec<SliceResult>,
     s: f64,
     disc: &crate::spine::levels::Disc,
+    mid: Option<&Array2<f32>>,
     input: &ForamenInput,
 ) -> ForamenResult {
     if found.is_empty() {
@@ -299,12 +315,11 @@ fn measure_one(
         return unmeasured(name, side, "no consistent foramen across planes");
     };
     let px = min_r.roi.pixel_mm;
-    let mid = midline_image(min_r, disc, input);
     let mask = &min_r.seg.mask;
     let height = height_mm(mask, px);
     let i0 = min_r.roi.pixel_of(disc.center_mm).0.round();
     let width = width_mm(mask, px, i0);
-    let pdh = posterior_disc_height(min_r, mid.as_ref(), i0, s);
+    let pdh = posterior_disc_height(min_r, mid, i0, s);
     let t1 = input.volume.modality == Modality::MR && input.weighting != Some(Weighting::T2);
     let root_area = min_r.seg.root.iter().filter(|&&m| m).count() as f64 * px * px;
     let obliteration = fat_obliteration(&min_r.seg, px);
@@ -438,29 +453,28 @@ fn bounded_by_bone(r: &SliceResult, is_ct: bool) -> (bool, bool) {
     (side(-1), side(1))
 }
 
-/// The level's ROI grid moved onto the image plane nearest the disc centre (the
-/// midline), resampled; foramen-bright units like the foramen planes.
-fn midline_image(
-    r: &SliceResult,
+/// The level's region of interest on one plane (the grid of a level is the same on
+/// every plane, shifted along the normal) and its image in foramen-bright units (CT
+/// negated).
+fn level_roi(
+    plane: &SlicePlane,
     disc: &crate::spine::levels::Disc,
-    input: &ForamenInput,
-) -> Option<Array2<f32>> {
-    let planes = slice_planes(input.volume);
-    let plane = planes.iter().min_by(|a, b| {
-        dot(sub(a.point, disc.center_mm), a.normal)
-            .abs()
-            .total_cmp(&dot(sub(b.point, disc.center_mm), b.normal).abs())
-    })?;
-    let shift = dot(sub(plane.point, r.roi.origin), plane.normal);
-    let roi = RoiFrame {
-        origin: crate::volume::geometry::add(r.roi.origin, scale(plane.normal, shift)),
-        ..r.roi
-    };
-    let mut img = roi.sample(input.volume);
-    if input.volume.modality == Modality::CT {
-        img.mapv_inplace(|x| -x);
+    s: f64,
+    v: &Volume,
+) -> Option<(RoiFrame, Array2<f32>)> {
+    let roi = RoiFrame::new(
+        plane,
+        disc.center_mm,
+        scale(disc.axis, -1.0),
+        (ROI_A.0 * s, ROI_A.1 * s),
+        (ROI_B.0 * s, ROI_B.1 * s),
+        plane.source_pixel_mm.clamp(0.25, 0.5),
+    )?;
+    let mut image = roi.sample(v);
+    if v.modality == Modality::CT {
+        image.mapv_inplace(|x| -x);
     }
-    Some(img)
+    Some((roi, image))
 }
 
 /// Largest extent along the disc axis (rows) over the columns of the mask.

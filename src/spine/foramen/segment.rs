@@ -461,15 +461,6 @@ fn refine(
     let gray = to_gray(&region);
     let outer = from_gray(&imageproc::morphology::dilate(&gray, Norm::LInf, band));
     let inner = from_gray(&imageproc::morphology::erode(&gray, Norm::LInf, band));
-    let outside_vals: Vec<f32> =
-        ndarray::Zip::from(&f)
-            .and(&outer)
-            .fold(Vec::new(), |mut acc, &v, &o| {
-                if !o {
-                    acc.push(v);
-                }
-                acc
-            });
     let r = band as i64 + 2;
     let ring: Vec<f32> = {
         let ring2 = from_gray(&imageproc::morphology::dilate(&gray, Norm::LInf, band + 2));
@@ -484,7 +475,19 @@ fn refine(
             })
     };
     let boundary_ref = percentile(&ring, 50.0)
-        .or_else(|| percentile(&outside_vals, 50.0))
+        .or_else(|| {
+            // No ring inside the window: everything outside the band.
+            let outside: Vec<f32> =
+                ndarray::Zip::from(&f)
+                    .and(&outer)
+                    .fold(Vec::new(), |mut acc, &v, &o| {
+                        if !o {
+                            acc.push(v);
+                        }
+                        acc
+                    });
+            percentile(&outside, 50.0)
+        })
         .unwrap_or(floor);
     let root_pixels = Array2::from_shape_fn((h, w), |(i, j)| {
         region[[i, j]] && !grown[[i, j]] && f[[i, j]] < t_final

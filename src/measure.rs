@@ -105,14 +105,26 @@ fn level_entry(r: &ForamenResult) -> LevelEntry {
 
 /// Measures one selected series; never panics on bad input (errors become `failed`).
 pub fn measure_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
+    // A bug in the analysis must cost one series, not the cohort run.
+    crate::dicom::catch_panic(|| analyse_series(series, opts)).unwrap_or_else(|msg| {
+        failed(
+            SeriesEntry::new(series, Status::Failed, None),
+            format!("internal error while analysing this series (please report it): {msg}"),
+        )
+    })
+}
+
+fn failed(mut e: SeriesEntry, reason: String) -> SeriesEntry {
+    e.status = Status::Failed;
+    e.reason = Some(reason);
+    e.levels = level_entries("the series could not be analysed");
+    e
+}
+
+fn analyse_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
     let start = Instant::now();
     let mut entry = SeriesEntry::new(series, Status::Measured, None);
-    let fail = |mut e: SeriesEntry, reason: String| {
-        e.status = Status::Failed;
-        e.reason = Some(reason);
-        e.levels = level_entries("the series could not be analysed");
-        e
-    };
+    let fail = failed;
     let (Some(plan), Some(modality)) = (&series.plan, series.modality_kind()) else {
         return fail(
             entry,

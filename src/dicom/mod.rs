@@ -69,8 +69,8 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// Runs `f`, turning a panic inside a third-party decoder into an error value so that
-/// one hostile file cannot abort a cohort run.
+/// Runs `f`, turning a panic (inside a third-party decoder, or a bug in the analysis of
+/// one series) into an error value so that one hostile file cannot abort a cohort run.
 pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
         payload

@@ -28,6 +28,8 @@ pub struct MeasureOptions {
     pub qc_dir: Option<PathBuf>,
     /// Folder for foramen mask files (`None`: no masks).
     pub masks_dir: Option<PathBuf>,
+    /// Folder for DICOM results (SR, SEG, key images; `None`: none).
+    pub dicom_dir: Option<PathBuf>,
     pub thresholds: Thresholds,
 }
 
@@ -191,11 +193,7 @@ fn analyse_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
                 .push(format!("mask file not written: {e}")),
         }
     }
-    if let Some(dir) = &opts.qc_dir {
-        let name = format!(
-            "{}_midsagittal.png",
-            crate::report::file_stem(&series.series_instance_uid)
-        );
+    if opts.qc_dir.is_some() || opts.dicom_dir.is_some() {
         let caption = format!(
             "{} #{} {} | midline x {:.1} mm",
             series.modality,
@@ -203,15 +201,44 @@ fn analyse_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
             series.series_description,
             loc.midline_x_mm
         );
-        let img = crate::report::qc::midsagittal_image(&model, &caption);
-        let foramina_name = format!("{stem}_foramina.png");
-        let img2 = crate::report::qc::foramina_image(&foramina, &caption);
-        for (name, img) in [(name, img), (foramina_name, img2)] {
-            match crate::report::qc::write_png(&img, &dir.join(&name)) {
-                Ok(()) => entry.qc_images.push(format!("qc/{name}")),
+        let mut images: Vec<(String, image::RgbImage)> = vec![
+            (
+                "midsagittal".into(),
+                crate::report::qc::midsagittal_image(&model, &caption),
+            ),
+            (
+                "foramina".into(),
+                crate::report::qc::foramina_image(&foramina, &caption),
+            ),
+        ];
+        images.extend(crate::report::qc::foramen_overlays(&foramina, &caption));
+        if let Some(dir) = &opts.qc_dir {
+            for (key, img) in &images {
+                let name = format!("{stem}_{key}.png");
+                match crate::report::qc::write_png(img, &dir.join(&name)) {
+                    Ok(()) => entry.qc_images.push(format!("qc/{name}")),
+                    Err(e) => entry
+                        .labeling_warnings
+                        .push(format!("QC image not written: {e}")),
+                }
+            }
+        }
+        if let Some(dir) = &opts.dicom_dir {
+            let input = crate::dicom::results::ResultsInput {
+                series,
+                plan,
+                volume: &volume,
+                foramina: &foramina,
+                entry: &entry,
+                key_images: &images,
+            };
+            match crate::dicom::results::write_results(&input, dir) {
+                Ok(files) => {
+                    entry.dicom_files = files.iter().map(|f| f.display().to_string()).collect()
+                }
                 Err(e) => entry
                     .labeling_warnings
-                    .push(format!("QC image not written: {e}")),
+                    .push(format!("DICOM results not written: {e}")),
             }
         }
     }
@@ -287,4 +314,8 @@ pub fn qc_dir(out: &Path) -> PathBuf {
 
 pub fn masks_dir(out: &Path) -> PathBuf {
     out.join("masks")
+}
+
+pub fn dicom_dir(out: &Path) -> PathBuf {
+    out.join("dicom")
 }

@@ -30,6 +30,10 @@ pub struct MeasureArgs {
     /// Also write the foramen masks of every series to DIR/masks/ (compact JSON).
     #[arg(long)]
     masks: bool,
+    /// Also write DICOM results to DIR: a TID 1500 measurement report (SR), a
+    /// segmentation (SEG) and Secondary Capture key images, in the source study.
+    #[arg(long, value_name = "DIR")]
+    dicom_out: Option<PathBuf>,
 }
 
 pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
@@ -53,6 +57,7 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
         series: args.series.clone(),
         qc_dir: (!args.no_qc).then(|| qc_dir(&args.out)),
         masks_dir: args.masks.then(|| masks_dir(&args.out)),
+        dicom_dir: args.dicom_out.clone(),
         thresholds,
     };
     let pb = ctx.progress("reading headers");
@@ -60,6 +65,8 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
     pb.finish_and_clear();
     write_json(&report, &args.out)
         .with_context(|| format!("writing {}", args.out.join("report.json").display()))?;
+    foramen::report::html::write_html(&report, &args.out)
+        .with_context(|| format!("writing {}", args.out.join("report.html").display()))?;
     let measured = report
         .series
         .iter()

@@ -5,6 +5,7 @@ pub mod discover;
 pub mod header;
 pub mod pixels;
 pub mod precheck;
+pub mod results;
 pub mod rle;
 pub mod transfer_syntax;
 pub mod uid;

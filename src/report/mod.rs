@@ -1,6 +1,7 @@
 //! The measurement report: the data model of `report.json` (contract in
 //! ../shared/domain.md and docs/report.md) and the files written for it.
 
+pub mod html;
 pub mod masks;
 pub mod qc;
 
@@ -110,6 +111,8 @@ pub struct SeriesEntry {
     pub qc_images: Vec<String>,
     /// Foramen mask file relative to the output folder (`--masks`).
     pub mask_file: Option<String>,
+    /// DICOM result files, under the `--dicom-out` folder as given.
+    pub dicom_files: Vec<String>,
 }
 
 impl SeriesEntry {
@@ -136,6 +139,7 @@ impl SeriesEntry {
             levels: Vec::new(),
             qc_images: Vec::new(),
             mask_file: None,
+            dicom_files: Vec::new(),
         }
     }
 }

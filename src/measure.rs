@@ -31,6 +31,8 @@ pub struct MeasureOptions {
     /// Folder for DICOM results (SR, SEG, key images; `None`: none).
     pub dicom_dir: Option<PathBuf>,
     pub thresholds: Thresholds,
+    /// Patient and accession identifiers: salted keys, or verbatim.
+    pub ids: crate::report::ids::IdPolicy,
 }
 
 /// Localises with the disc contrast the series' modality and weighting imply (the
@@ -107,13 +109,29 @@ fn level_entry(r: &ForamenResult) -> LevelEntry {
 
 /// Measures one selected series; never panics on bad input (errors become `failed`).
 pub fn measure_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
+    let start = Instant::now();
     // A bug in the analysis must cost one series, not the cohort run.
-    crate::dicom::catch_panic(|| analyse_series(series, opts)).unwrap_or_else(|msg| {
-        failed(
-            SeriesEntry::new(series, Status::Failed, None),
-            format!("internal error while analysing this series (please report it): {msg}"),
-        )
-    })
+    let mut entry =
+        crate::dicom::catch_panic(|| analyse_series(series, opts)).unwrap_or_else(|msg| {
+            failed(
+                SeriesEntry::new(series, Status::Failed, None),
+                format!("internal error while analysing this series (please report it): {msg}"),
+            )
+        });
+    entry.processing_ms = Some(start.elapsed().as_millis() as u64);
+    entry
+}
+
+/// The identifiers of a series as the policy allows them in the report.
+fn series_ids(
+    series: &Series,
+    policy: &crate::report::ids::IdPolicy,
+) -> crate::report::ids::SeriesIds {
+    let first = series.instances.first();
+    policy.series_ids(
+        first.and_then(|h| h.patient_id.as_deref()),
+        first.and_then(|h| h.accession_number.as_deref()),
+    )
 }
 
 fn failed(mut e: SeriesEntry, reason: String) -> SeriesEntry {
@@ -257,6 +275,7 @@ pub fn measure(
     opts: &MeasureOptions,
     on_file: &(dyn Fn() + Sync),
 ) -> (Report, usize) {
+    let started = std::time::SystemTime::now();
     let found = discover(inputs, on_file);
     let instances = found.instances.len();
     let series = group_series(found.instances);
@@ -273,7 +292,9 @@ pub fn measure(
             m.series_instance_uid == s.series_instance_uid
                 && m.study_instance_uid == s.study_instance_uid
         }) {
-            entries.push(m.clone());
+            let mut m = m.clone();
+            m.ids = series_ids(s, &opts.ids);
+            entries.push(m);
             continue;
         }
         let reason = selections
@@ -285,7 +306,9 @@ pub fn measure(
             })
             .find(|c| c.series_instance_uid == s.series_instance_uid)
             .map(|c| c.reason.clone());
-        entries.push(SeriesEntry::new(s, Status::Skipped, reason));
+        let mut e = SeriesEntry::new(s, Status::Skipped, reason);
+        e.ids = series_ids(s, &opts.ids);
+        entries.push(e);
     }
     let skipped_files = found
         .skipped
@@ -295,10 +318,13 @@ pub fn measure(
             reason: f.reason.to_string(),
         })
         .collect();
+    let mut provenance = crate::report::Provenance::new(started, opts.ids.include);
+    provenance.instances_read = instances;
     let report = Report {
         schema: crate::report::SCHEMA,
         tool: Tool::default(),
         disclaimer: crate::DISCLAIMER,
+        provenance,
         thresholds: opts.thresholds.clone(),
         studies: selections,
         series: entries,

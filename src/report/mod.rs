@@ -1,7 +1,9 @@
 //! The measurement report: the data model of `report.json` (contract in
 //! ../shared/domain.md and docs/report.md) and the files written for it.
 
+pub mod csv;
 pub mod html;
+pub mod ids;
 pub mod masks;
 pub mod qc;
 
@@ -94,6 +96,9 @@ pub struct LevelEntry {
 pub struct SeriesEntry {
     pub study_instance_uid: String,
     pub series_instance_uid: String,
+    /// Salted patient/accession keys (plain identifiers only with `--include-ids`).
+    #[serde(flatten)]
+    pub ids: ids::SeriesIds,
     pub series_number: Option<i64>,
     pub series_description: String,
     pub modality: String,
@@ -101,6 +106,8 @@ pub struct SeriesEntry {
     pub status: Status,
     pub reason: Option<String>,
     pub num_instances: usize,
+    /// Wall time spent analysing this series (ms); null when it was not analysed.
+    pub processing_ms: Option<u64>,
     pub discs: Vec<DiscEntry>,
     pub vertebrae: Vec<VertebraEntry>,
     pub lumbar_count: Option<u8>,
@@ -124,6 +131,7 @@ impl SeriesEntry {
         SeriesEntry {
             study_instance_uid: series.study_instance_uid.clone(),
             series_instance_uid: series.series_instance_uid.clone(),
+            ids: ids::SeriesIds::default(),
             series_number: series.series_number,
             series_description: series.series_description.clone(),
             modality: series.modality.clone(),
@@ -131,6 +139,7 @@ impl SeriesEntry {
             status,
             reason,
             num_instances: series.num_instances,
+            processing_ms: None,
             discs: Vec::new(),
             vertebrae: Vec::new(),
             lumbar_count: None,
@@ -151,12 +160,52 @@ pub struct SkippedEntry {
     pub reason: String,
 }
 
+/// How and when the report was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    pub tool_version: &'static str,
+    /// Commit the binary was built from (`-modified` when the tree had changes).
+    pub git_commit: Option<&'static str>,
+    /// Start of the run, UTC, RFC 3339.
+    pub started_utc: String,
+    /// Wall time of the whole run up to the report (ms).
+    pub wall_ms: u64,
+    /// Worker threads available to the run.
+    pub threads: usize,
+    /// DICOM instances read.
+    pub instances_read: usize,
+    /// `salted-keys` (default) or `included` (`--include-ids`).
+    pub identifiers: &'static str,
+    /// How the keys are made.
+    pub key_scheme: &'static str,
+}
+
+impl Provenance {
+    pub fn new(started: std::time::SystemTime, include_ids: bool) -> Provenance {
+        Provenance {
+            tool_version: env!("CARGO_PKG_VERSION"),
+            git_commit: option_env!("FORAMEN_GIT_COMMIT"),
+            started_utc: humantime::format_rfc3339_seconds(started).to_string(),
+            wall_ms: started.elapsed().map_or(0, |d| d.as_millis() as u64),
+            threads: rayon::current_num_threads(),
+            instances_read: 0,
+            identifiers: if include_ids {
+                "included"
+            } else {
+                "salted-keys"
+            },
+            key_scheme: "hmac-sha256 of the identifier with the run's salt, first 64 bits in hex",
+        }
+    }
+}
+
 /// `report.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema: &'static str,
     pub tool: Tool,
     pub disclaimer: &'static str,
+    pub provenance: Provenance,
     /// The grading thresholds in force (defaults or `--thresholds FILE`).
     pub thresholds: crate::grading::Thresholds,
     pub studies: Vec<StudySelection>,

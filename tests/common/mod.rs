@@ -53,11 +53,50 @@ pub fn third_party_data() -> Option<PathBuf> {
     None
 }
 
+/// Runs the binary. Every report a `measure` run writes is checked against the
+/// published JSON Schema (docs/report.schema.json), so all tests exercise the contract.
 pub fn foramen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_foramen"))
+    let out = Command::new(env!("CARGO_BIN_EXE_foramen"))
         .args(args)
         .output()
-        .expect("run foramen")
+        .expect("run foramen");
+    if args.first() == Some(&"measure")
+        && let Some(i) = args.iter().position(|a| *a == "--out" || *a == "-o")
+        && let Some(dir) = args.get(i + 1)
+    {
+        let report = Path::new(dir).join("report.json");
+        if report.exists() {
+            assert_report_valid(&report);
+        }
+    }
+    out
+}
+
+pub fn report_schema() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    serde_json::from_slice(&std::fs::read(&path).expect("read docs/report.schema.json"))
+        .expect("docs/report.schema.json is JSON")
+}
+
+/// Schema violations of a report (empty when it is valid).
+pub fn schema_errors(report: &serde_json::Value) -> Vec<String> {
+    let validator = jsonschema::validator_for(&report_schema()).expect("the schema compiles");
+    validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+pub fn assert_report_valid(path: &Path) {
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("read report")).expect("report is JSON");
+    let errors = schema_errors(&report);
+    assert!(
+        errors.is_empty(),
+        "{} does not match docs/report.schema.json:\n{}",
+        path.display(),
+        errors.join("\n")
+    );
 }
 
 pub fn foramen_json(args: &[&str]) -> (Output, serde_json::Value) {

@@ -1,6 +1,7 @@
 //! Command-line interface. Parses arguments, sets up logging and threads, calls the
 //! library, and prints results. Computes nothing itself.
 
+mod compare;
 mod measure;
 mod phantom;
 mod scan;
@@ -57,6 +58,9 @@ enum Command {
     /// Write a synthetic lumbar spine series (MR T1/T2 or CT, sagittal or axial) with its
     /// exact ground truth (truth.json).
     Phantom(phantom::PhantomArgs),
+    /// Compare a report with a phantom truth.json or an earlier report; exits 1 when
+    /// any measurement moved beyond tolerance (CI regression).
+    Compare(compare::CompareArgs),
 }
 
 /// Global options every subcommand sees.
@@ -138,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => scan::run(&ctx, args),
         Command::Measure(args) => measure::run(&ctx, args),
         Command::Phantom(args) => phantom::run(&ctx, args),
+        Command::Compare(args) => compare::run(&ctx, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

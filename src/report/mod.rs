@@ -1,6 +1,7 @@
 //! The measurement report: the data model of `report.json` (contract in
 //! ../shared/domain.md and docs/report.md) and the files written for it.
 
+pub mod compare;
 pub mod csv;
 pub mod html;
 pub mod ids;

@@ -220,7 +220,7 @@ fn foramen_rows(
     };
     push("min_area_mm2", numeric("min_area_mm2", &area_tol));
     push("height_mm", numeric("height_mm", &|_| tol.length_mm));
-    if !(reference["width_mm"].is_null() && !between_reports) {
+    if !reference["width_mm"].is_null() || between_reports {
         push("width_mm", numeric("width_mm", &|_| tol.length_mm));
     }
     if between_reports {

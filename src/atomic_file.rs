@@ -45,9 +45,55 @@ pub fn write_atomic_mode(
     Ok(())
 }
 
+/// Name of the lock file in an output folder.
+pub const LOCK_FILE: &str = ".foramen.lock";
+
+/// An exclusive lock on an output folder, held until dropped, so two runs writing to the
+/// same folder (e.g. two PACS hook invocations) take turns instead of interleaving.
+/// The lock is advisory (`flock`) and released by the OS if the process dies.
+#[derive(Debug)]
+pub struct OutputLock {
+    _file: std::fs::File,
+}
+
+impl OutputLock {
+    /// Waits up to `wait` for the lock; `Ok(None)` when another run still holds it.
+    pub fn acquire(dir: &Path, wait: std::time::Duration) -> io::Result<Option<OutputLock>> {
+        use fs4::fs_std::FileExt as _;
+        std::fs::create_dir_all(dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if file.try_lock_exclusive()? {
+                return Ok(Some(OutputLock { _file: file }));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_lock_is_exclusive_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = std::time::Duration::ZERO;
+        let held = OutputLock::acquire(dir.path(), zero).unwrap();
+        assert!(held.is_some());
+        // flock locks belong to the open file description: a second open must wait.
+        assert!(OutputLock::acquire(dir.path(), zero).unwrap().is_none());
+        drop(held);
+        assert!(OutputLock::acquire(dir.path(), zero).unwrap().is_some());
+    }
 
     #[test]
     fn replaces_content_and_leaves_no_temp_files() {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use foramen::atomic_file::OutputLock;
 use foramen::grading::Thresholds;
 use foramen::measure::{MeasureOptions, masks_dir, measure, qc_dir};
 use foramen::report::ids::{self, IdPolicy};
@@ -44,6 +45,12 @@ pub struct MeasureArgs {
     /// OUT/.foramen-id-salt.
     #[arg(long, value_name = "FILE")]
     id_salt_file: Option<PathBuf>,
+    /// Print a one-line JSON summary on stdout (for export hooks and scripts).
+    #[arg(long)]
+    json_stdout: bool,
+    /// Seconds to wait for another run writing to the same --out folder (exit 5 after).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    lock_wait: f64,
 }
 
 /// The salt of the identifier keys: `--id-salt-file`, `$FORAMEN_ID_SALT`, or the
@@ -67,6 +74,18 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating output folder {}", args.out.display()))?;
+    let wait = std::time::Duration::try_from_secs_f64(args.lock_wait.max(0.0))
+        .unwrap_or(std::time::Duration::MAX);
+    let Some(_lock) = OutputLock::acquire(&args.out, wait)
+        .with_context(|| format!("locking output folder {}", args.out.display()))?
+    else {
+        eprintln!(
+            "foramen: another run is writing to {} (waited {} s)",
+            args.out.display(),
+            args.lock_wait
+        );
+        return Ok(exit::BUSY);
+    };
     let thresholds = match &args.thresholds {
         Some(path) => match Thresholds::from_file(path) {
             Ok(t) => t,
@@ -133,7 +152,7 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
             args.out.join("report.json").display()
         );
     }
-    Ok(if instances == 0 {
+    let code = if instances == 0 {
         exit::FAILURE
     } else if measured > 0 {
         exit::OK
@@ -141,5 +160,39 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
         exit::FAILED_ALL
     } else {
         exit::NOTHING_MEASURABLE
+    };
+    if args.json_stdout {
+        println!("{}", summary_line(&report, &args.out, code));
+    }
+    Ok(code)
+}
+
+/// The `--json-stdout` line: what a hook needs to decide what to do next.
+fn summary_line(report: &foramen::report::Report, out: &std::path::Path, code: u8) -> String {
+    let count = |st: Status| report.series.iter().filter(|s| s.status == st).count();
+    let levels = || report.series.iter().flat_map(|s| s.levels.iter());
+    let status = match code {
+        exit::OK => "measured",
+        exit::NOTHING_MEASURABLE => "nothing_measurable",
+        exit::FAILED_ALL => "failed",
+        _ => "no_input",
+    };
+    serde_json::json!({
+        "schema": "foramen.summary/1",
+        "status": status,
+        "exit_code": code,
+        "report": out.join("report.json"),
+        "csv": out.join("measurements.csv"),
+        "html": out.join("report.html"),
+        "studies": report.studies.len(),
+        "series_measured": count(Status::Measured),
+        "series_failed": count(Status::Failed),
+        "series_skipped": count(Status::Skipped),
+        "foramina_measured": levels().filter(|l| l.min_area_mm2.is_some()).count(),
+        "foramina_flagged": levels().filter(|l| l.flagged).count(),
+        "dicom_files": report.series.iter().map(|s| s.dicom_files.len()).sum::<usize>(),
+        "wall_ms": report.provenance.wall_ms,
+        "disclaimer": report.disclaimer,
     })
+    .to_string()
 }

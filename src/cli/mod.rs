@@ -24,6 +24,8 @@ pub mod exit {
     pub const NOTHING_MEASURABLE: u8 = 3;
     /// Every series selected for measurement failed.
     pub const FAILED_ALL: u8 = 4;
+    /// Another run held the output folder's lock for longer than `--lock-wait`.
+    pub const BUSY: u8 = 5;
 }
 
 #[derive(Parser, Debug)]

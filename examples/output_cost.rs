@@ -27,7 +27,9 @@ fn main() -> anyhow::Result<()> {
     }
     let tmp = tempfile::tempdir()?;
     let run = |full: bool, k: usize| -> anyhow::Result<f64> {
-        let out = tmp.path().join(format!("{}-{k}", if full { "full" } else { "json" }));
+        let out = tmp
+            .path()
+            .join(format!("{}-{k}", if full { "full" } else { "json" }));
         std::fs::create_dir_all(&out)?;
         let opts = MeasureOptions {
             qc_dir: full.then(|| out.join("qc")),
@@ -56,6 +58,9 @@ fn main() -> anyhow::Result<()> {
     println!("input: {}", input.display());
     println!("measure + report.json:            {a:8.1} ms (median of {runs})");
     println!("measure + all outputs:            {b:8.1} ms");
-    println!("overhead of csv/html/png/masks/DICOM: {:+.1} %", (b / a - 1.0) * 100.0);
+    println!(
+        "overhead of csv/html/png/masks/DICOM: {:+.1} %",
+        (b / a - 1.0) * 100.0
+    );
     Ok(())
 }

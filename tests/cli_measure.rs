@@ -159,28 +159,41 @@ fn measure_labels_the_fixture_discs_like_the_truth() {
 fn measure_is_deterministic_and_independent_of_threads() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    let one = foramen(&[
-        "--jobs",
-        "1",
-        "measure",
-        fixtures().to_str().unwrap(),
-        "--out",
-        a.path().to_str().unwrap(),
-        "--no-qc",
-    ]);
-    let two = foramen(&[
-        "--jobs",
-        "2",
-        "measure",
-        fixtures().to_str().unwrap(),
-        "--out",
-        b.path().to_str().unwrap(),
-        "--no-qc",
-    ]);
+    // One salt for both runs, so that the identifier keys agree too.
+    let salt = a.path().join("salt");
+    std::fs::write(&salt, "cohort-salt").unwrap();
+    let run = |jobs: &str, out: &Path| {
+        foramen(&[
+            "--jobs",
+            jobs,
+            "measure",
+            fixtures().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-qc",
+            "--id-salt-file",
+            salt.to_str().unwrap(),
+        ])
+    };
+    let (one, two) = (run("1", a.path()), run("2", b.path()));
     assert!(one.status.success() && two.status.success());
+    // Everything but the run's own timings and thread count is identical.
+    let read = |dir: &Path| {
+        let mut r: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+        assert_eq!(r["provenance"]["threads"].as_u64().unwrap() as usize, {
+            if dir == a.path() { 1 } else { 2 }
+        });
+        r.as_object_mut().unwrap().remove("provenance");
+        for s in r["series"].as_array_mut().unwrap() {
+            s.as_object_mut().unwrap().remove("processing_ms");
+        }
+        r
+    };
+    assert_eq!(read(a.path()), read(b.path()));
     assert_eq!(
-        std::fs::read(a.path().join("report.json")).unwrap(),
-        std::fs::read(b.path().join("report.json")).unwrap()
+        std::fs::read(a.path().join("measurements.csv")).unwrap(),
+        std::fs::read(b.path().join("measurements.csv")).unwrap()
     );
 }
 

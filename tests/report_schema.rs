@@ -38,7 +38,8 @@ fn schema_is_draft_2020_12_and_rejects_broken_reports() {
     assert!(common::schema_errors(&report).is_empty());
 
     // Each mutation breaks the contract of shared/domain.md and must be caught.
-    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let mutations: Vec<(&str, Mutation)> = vec![
         (
             "no disclaimer",
             Box::new(|r| {

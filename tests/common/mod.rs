@@ -60,7 +60,7 @@ pub fn foramen(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run foramen");
-    if args.first() == Some(&"measure")
+    if args.contains(&"measure")
         && let Some(i) = args.iter().position(|a| *a == "--out" || *a == "-o")
         && let Some(dir) = args.get(i + 1)
     {

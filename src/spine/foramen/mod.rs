@@ -21,7 +21,7 @@ use crate::grading::{self, FatObliteration, ForamenMeasurements, Grading, Thresh
 use crate::series::Weighting;
 use crate::spine::levels::{LUMBAR_LEVELS, Localization};
 use crate::volume::geometry::{dot, norm, scale, sub};
-use crate::volume::{Modality, Volume};
+use crate::volume::{Modality, Vec3, Volume};
 use roi::{RoiFrame, SlicePlane, slice_planes};
 use segment::{SegmentParams, SliceSegmentation, segment};
 
@@ -67,6 +67,9 @@ pub struct ForamenResult {
     pub min_area_mm2: Option<f64>,
     pub height_mm: Option<f64>,
     pub width_mm: Option<f64>,
+    /// Ends of the measured height and width (patient LPS, mm), for overlays.
+    pub height_line: Option<[Vec3; 2]>,
+    pub width_line: Option<[Vec3; 2]>,
     pub posterior_disc_height_mm: Option<f64>,
     pub fat_fraction: Option<f64>,
     pub fat_obliteration: Option<FatObliteration>,
@@ -236,6 +239,8 @@ pub fn unmeasured(level: &str, side: Side, reason: &str) -> ForamenResult {
         min_area_mm2: None,
         height_mm: None,
         width_mm: None,
+        height_line: None,
+        width_line: None,
         posterior_disc_height_mm: None,
         fat_fraction: None,
         fat_obliteration: None,
@@ -316,9 +321,13 @@ fn measure_one(
     };
     let px = min_r.roi.pixel_mm;
     let mask = &min_r.seg.mask;
-    let height = height_mm(mask, px);
+    let height = height_extent(mask);
     let i0 = min_r.roi.pixel_of(disc.center_mm).0.round();
-    let width = width_mm(mask, px, i0);
+    let width = width_extent(mask, px, i0);
+    let height_line = height.map(|e| extent_ends(&min_r.roi, true, e));
+    let width_line = width.map(|e| extent_ends(&min_r.roi, false, e));
+    let height = height.map(|(_, a, b)| (b - a + 1) as f64 * px);
+    let width = width.map(|(_, a, b)| (b - a + 1) as f64 * px);
     let pdh = posterior_disc_height(min_r, mid, i0, s);
     let t1 = input.volume.modality == Modality::MR && input.weighting != Some(Weighting::T2);
     let root_area = min_r.seg.root.iter().filter(|&&m| m).count() as f64 * px * px;
@@ -330,6 +339,8 @@ fn measure_one(
         min_area_mm2: Some(min_r.seg.area_mm2),
         height_mm: height,
         width_mm: width,
+        height_line,
+        width_line,
         posterior_disc_height_mm: pdh,
         fat_fraction: t1.then(|| min_r.seg.fat_area_mm2 / min_r.seg.area_mm2.max(1e-9)),
         fat_obliteration: obliteration,
@@ -477,22 +488,38 @@ fn level_roi(
     Some((roi, image))
 }
 
-/// Largest extent along the disc axis (rows) over the columns of the mask.
-fn height_mm(mask: &Array2<bool>, px: f64) -> Option<f64> {
+/// Largest extent along the disc axis (rows) over the columns of the mask: the first
+/// column with the longest extent and its top and bottom rows `(column, top, bottom)`.
+fn height_extent(mask: &Array2<bool>) -> Option<(usize, usize, usize)> {
     let (h, w) = mask.dim();
-    let mut best = 0usize;
+    let mut best: Option<(usize, usize, usize)> = None;
     for j in 0..w {
         let rows: Vec<usize> = (0..h).filter(|&i| mask[[i, j]]).collect();
-        if let (Some(a), Some(b)) = (rows.first(), rows.last()) {
-            best = best.max(b - a + 1);
+        if let (Some(&a), Some(&b)) = (rows.first(), rows.last()) {
+            // Strictly longer only: the first column wins ties.
+            if best.is_none_or(|(_, ba, bb)| b - a > bb - ba) {
+                best = Some((j, a, b));
+            }
         }
     }
-    (best > 0).then_some(best as f64 * px)
+    best
+}
+
+/// Patient-space ends of an extent `(line, first, last)` along the rows (`down`) or
+/// columns: from the outer edge of the first pixel to that of the last, so the
+/// distance is the `(last - first + 1)` pixels the measurement counts.
+fn extent_ends(roi: &RoiFrame, down: bool, (k, a, b): (usize, usize, usize)) -> [Vec3; 2] {
+    let (k, a, b) = (k as f64, a as f64 - 0.5, b as f64 + 0.5);
+    if down {
+        [roi.point(a, k), roi.point(b, k)]
+    } else {
+        [roi.point(k, a), roi.point(k, b)]
+    }
 }
 
 /// Antero-posterior extent on the row of the disc mid-plane (nearest row with mask
-/// pixels within 1 mm).
-fn width_mm(mask: &Array2<bool>, px: f64, i0: f64) -> Option<f64> {
+/// pixels within 1 mm): `(row, first column, last column)`.
+fn width_extent(mask: &Array2<bool>, px: f64, i0: f64) -> Option<(usize, usize, usize)> {
     let (h, w) = mask.dim();
     let reach = (1.0 / px).ceil() as i64;
     for d in 0..=reach {
@@ -501,8 +528,8 @@ fn width_mm(mask: &Array2<bool>, px: f64, i0: f64) -> Option<f64> {
                 continue;
             }
             let cols: Vec<usize> = (0..w).filter(|&j| mask[[i as usize, j]]).collect();
-            if let (Some(a), Some(b)) = (cols.first(), cols.last()) {
-                return Some((b - a + 1) as f64 * px);
+            if let (Some(&a), Some(&b)) = (cols.first(), cols.last()) {
+                return Some((i as usize, a, b));
             }
         }
     }
@@ -780,5 +807,50 @@ fn finish(results: &mut [ForamenResult], input: &ForamenInput) {
             },
             input.thresholds,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(px: f64) -> RoiFrame {
+        RoiFrame {
+            origin: [1.0, 2.0, 3.0],
+            up: [0.0, 0.0, 1.0],
+            back: [0.0, 1.0, 0.0],
+            pixel_mm: px,
+            rows: 20,
+            cols: 20,
+        }
+    }
+
+    #[test]
+    fn extent_lines_are_as_long_as_the_measurements() {
+        let px = 0.4;
+        let mut mask = Array2::from_elem((20, 20), false);
+        // Column 5 spans rows 3..=12 (10 px), column 6 rows 4..=10; row 8 spans 5..=14.
+        for i in 3..=12 {
+            mask[[i, 5]] = true;
+        }
+        for i in 4..=10 {
+            mask[[i, 6]] = true;
+        }
+        for j in 5..=14 {
+            mask[[8, j]] = true;
+        }
+        let h = height_extent(&mask).unwrap();
+        assert_eq!(h, (5, 3, 12));
+        let w = width_extent(&mask, px, 8.4).unwrap();
+        assert_eq!(w, (8, 5, 14));
+        let roi = frame(px);
+        let [a, b] = extent_ends(&roi, true, h);
+        assert!((norm(sub(b, a)) - 10.0 * px).abs() < 1e-9);
+        // Along the rows: the line runs down the disc axis (-up).
+        assert!((sub(b, a)[2] + 10.0 * px).abs() < 1e-9);
+        let [a, b] = extent_ends(&roi, false, w);
+        assert!((norm(sub(b, a)) - 10.0 * px).abs() < 1e-9);
+        assert!((sub(b, a)[1] - 10.0 * px).abs() < 1e-9);
+        assert!(height_extent(&Array2::from_elem((3, 3), false)).is_none());
     }
 }

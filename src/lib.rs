@@ -25,6 +25,7 @@ pub mod phantom;
 pub mod report;
 pub mod selection;
 pub mod series;
+pub mod serve;
 pub mod spine;
 pub mod volume;
 

@@ -242,17 +242,35 @@ fn analyse_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
             }
         }
         if let Some(dir) = &opts.dicom_dir {
+            // Key images: the levels, the montage of every foramen, and the flagged
+            // foramina on their own (a PACS reader pages through these).
+            let flagged: Vec<String> = entry
+                .levels
+                .iter()
+                .filter(|l| l.flagged)
+                .map(|l| format!("{}_{}", l.level, l.side))
+                .collect();
+            let keys: Vec<(String, image::RgbImage)> = images
+                .iter()
+                .filter(|(k, _)| k == "midsagittal" || k == "foramina" || flagged.contains(k))
+                .cloned()
+                .collect();
             let input = crate::dicom::results::ResultsInput {
                 series,
                 plan,
                 volume: &volume,
                 foramina: &foramina,
                 entry: &entry,
-                key_images: &images,
+                key_images: &keys,
             };
             match crate::dicom::results::write_results(&input, dir) {
-                Ok(files) => {
-                    entry.dicom_files = files.iter().map(|f| f.display().to_string()).collect()
+                Ok(written) => {
+                    entry.dicom_files = written
+                        .files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect();
+                    entry.labeling_warnings.extend(written.warnings);
                 }
                 Err(e) => entry
                     .labeling_warnings

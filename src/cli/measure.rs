@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use foramen::atomic_file::OutputLock;
 use foramen::grading::Thresholds;
 use foramen::measure::{MeasureOptions, masks_dir, measure, qc_dir};
+use foramen::report::Status;
 use foramen::report::ids::{self, IdPolicy};
-use foramen::report::{Status, write_json};
 
 use super::{Context, exit};
 
@@ -117,12 +117,9 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
     let pb = ctx.progress("reading headers");
     let (report, instances) = measure(&args.inputs, &opts, &|| pb.inc(1));
     pb.finish_and_clear();
-    write_json(&report, &args.out)
-        .with_context(|| format!("writing {}", args.out.join("report.json").display()))?;
-    foramen::report::csv::write_csv(&report, &args.out)
-        .with_context(|| format!("writing {}", args.out.join("measurements.csv").display()))?;
-    foramen::report::html::write_html(&report, &args.out)
-        .with_context(|| format!("writing {}", args.out.join("report.html").display()))?;
+    foramen::report::write_all(&report, &args.out).map_err(|(path, e)| {
+        anyhow::Error::new(e).context(format!("writing {}", path.display()))
+    })?;
     let measured = report
         .series
         .iter()

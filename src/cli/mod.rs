@@ -5,6 +5,7 @@ mod compare;
 mod measure;
 mod phantom;
 mod scan;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -63,6 +64,8 @@ enum Command {
     /// Compare a report with a phantom truth.json or an earlier report; exits 1 when
     /// any measurement moved beyond tolerance (CI regression).
     Compare(compare::CompareArgs),
+    /// Receive DICOM over the network (C-STORE SCP) and measure each series once stable.
+    Serve(serve::ServeArgs),
 }
 
 /// Global options every subcommand sees.
@@ -145,6 +148,7 @@ pub fn main() -> ExitCode {
         Command::Measure(args) => measure::run(&ctx, args),
         Command::Phantom(args) => phantom::run(&ctx, args),
         Command::Compare(args) => compare::run(&ctx, args),
+        Command::Serve(args) => serve::run(&ctx, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

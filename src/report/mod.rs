@@ -222,6 +222,20 @@ pub fn write_json(report: &Report, dir: &Path) -> std::io::Result<()> {
     })
 }
 
+/// Writes report.json, measurements.csv and report.html into `dir`, each atomically
+/// (the sequence shared by `foramen measure` and `foramen serve`). The error names the
+/// file that could not be written.
+pub fn write_all(report: &Report, dir: &Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+    let at = |name: &str| {
+        let path = dir.join(name);
+        move |e| (path, e)
+    };
+    write_json(report, dir).map_err(at("report.json"))?;
+    csv::write_csv(report, dir).map_err(at("measurements.csv"))?;
+    html::write_html(report, dir).map_err(at("report.html"))?;
+    Ok(())
+}
+
 /// A safe file-name stem for a series (UIDs are digits and dots; anything else is
 /// replaced so a hostile UID cannot escape the output folder).
 pub fn file_stem(series_uid: &str) -> String {

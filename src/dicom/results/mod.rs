@@ -303,10 +303,11 @@ pub(crate) fn measured(foramina: &[ForamenResult]) -> Vec<&ForamenResult> {
 ///
 /// A SEG that cannot be made correct (reformatted planes) is left out with a
 /// `tracing` warning; the SR and key images are still written.
-pub fn write_results(input: &ResultsInput, dir: &Path) -> Result<Vec<PathBuf>, ResultsError> {
+pub fn write_results(input: &ResultsInput, dir: &Path) -> Result<Written, ResultsError> {
     let common = Common::read(input)?;
     let stem = crate::report::file_stem(&input.series.series_instance_uid);
     let mut files = Vec::new();
+    let mut warnings = Vec::new();
     if let Some(obj) = sr::build(input, &common)? {
         let path = dir.join(format!("{stem}_sr.dcm"));
         write_part10(obj, &path)?;
@@ -320,7 +321,8 @@ pub fn write_results(input: &ResultsInput, dir: &Path) -> Result<Vec<PathBuf>, R
         }
         Ok(None) => {}
         Err(e @ ResultsError::Unsupported { .. }) => {
-            tracing::warn!("series {}: {e}", input.series.series_instance_uid)
+            tracing::warn!("series {}: {e}", input.series.series_instance_uid);
+            warnings.push(format!("DICOM SEG not written: {e}"));
         }
         Err(e) => return Err(e),
     }
@@ -329,7 +331,14 @@ pub fn write_results(input: &ResultsInput, dir: &Path) -> Result<Vec<PathBuf>, R
         write_part10(obj, &path)?;
         files.push(path);
     }
-    Ok(files)
+    Ok(Written { files, warnings })
+}
+
+/// The files written, and why an object was left out.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub files: Vec<PathBuf>,
+    pub warnings: Vec<String>,
 }
 
 fn write_part10(obj: InMemDicomObject, path: &Path) -> Result<(), ResultsError> {

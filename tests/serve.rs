@@ -460,3 +460,155 @@ fn hostile_uids_cannot_escape_the_output_folder() {
     names.sort();
     assert_eq!(names, ["out", "paths.dcm", "sop.dcm"]);
 }
+
+/// Received files under incoming/: every one a whole DICOM file (no partial or temp
+/// files), checked with dcmtk's dcmdump, an independent reader.
+fn assert_incoming_whole(out: &Path) {
+    for f in common::files_under(&out.join("incoming")) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.ends_with(".dcm"), "unexpected file {}", f.display());
+        let dump = Command::new("dcmdump").arg("-q").arg(&f).output().unwrap();
+        assert!(dump.status.success(), "{} is not whole DICOM", f.display());
+    }
+}
+
+#[test]
+fn sender_killed_mid_series_loses_nothing_it_sent_and_a_resend_completes() {
+    if !have_dcmtk() || !common::require_tool("dcmdump", "dcmtk") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // A larger series, so that the sender can be stopped part-way.
+    let phantom = tmp.path().join("ph");
+    let made = common::foramen(&[
+        "phantom",
+        "--out",
+        phantom.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--slices",
+        "40",
+        "--rows",
+        "512",
+        "--columns",
+        "512",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let series = phantom.join("series");
+    let total = dcm_files(&series).len();
+    let out = tmp.path().join("out");
+    let server = start_with(&out, "2", &[]);
+    let mut sender = Command::new("storescu")
+        .args(["-aet", "TESTSCU", "-aec", "FORAMEN", "+sd", "127.0.0.1"])
+        .arg(server.port.to_string())
+        .arg(&series)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while dcm_files(&out.join("incoming")).len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = sender.kill();
+    let _ = sender.wait();
+    let got = dcm_files(&out.join("incoming")).len();
+    assert!(got >= 3, "nothing arrived before the sender was stopped");
+    assert_incoming_whole(&out);
+
+    // The partial series is processed on its own (measured or failed, with a report).
+    let dir = wait_for_report(&out, Duration::from_secs(60));
+    let done: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("done.json")).unwrap()).unwrap();
+    assert!(done["snapshot"]["instances"].as_u64().unwrap() as usize >= got);
+    common::assert_report_valid(&dir.join("report.json"));
+
+    // The whole series again: every instance once, and the report redone with all.
+    let resend = storescu(server.port, "TESTSCU", &series);
+    assert!(resend.status.success());
+    assert_eq!(dcm_files(&out.join("incoming")).len(), total);
+    assert_incoming_whole(&out);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+        if report["series"][0]["num_instances"].as_u64() == Some(total as u64)
+            && dir.join("done.json").exists()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the resent series was not measured"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let results = common::files_under(&out.join("results"))
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "report.json"))
+        .count();
+    assert_eq!(results, 1, "one series, one report");
+}
+
+#[test]
+fn two_studies_sent_at_once_are_kept_apart() {
+    if !have_dcmtk() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let server = start(out.path(), &[]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let send = |name: &str| {
+        // -xr: the CT fixture is RLE-compressed.
+        Command::new("storescu")
+            .args([
+                "-aet",
+                "TESTSCU",
+                "-aec",
+                "FORAMEN",
+                "-xr",
+                "+sd",
+                "127.0.0.1",
+            ])
+            .arg(server.port.to_string())
+            .arg(root.join(name).join("series"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Two associations at once, their instances interleaved on arrival.
+    let (mut a, mut b) = (send("mr-t1"), send("ct"));
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let reports = loop {
+        let r: Vec<PathBuf> = common::files_under(&out.path().join("results"))
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == "done.json"))
+            .collect();
+        if r.len() == 2 {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "got {} results", r.len());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut modalities = Vec::new();
+    for done in reports {
+        let dir = done.parent().unwrap();
+        common::assert_report_valid(&dir.join("report.json"));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+        let s = &report["series"].as_array().unwrap();
+        assert_eq!(s.len(), 1, "one series per results folder");
+        assert_eq!(s[0]["num_instances"], 13);
+        assert_eq!(s[0]["status"], "measured", "{}", s[0]["reason"]);
+        modalities.push(s[0]["modality"].as_str().unwrap().to_string());
+    }
+    modalities.sort();
+    assert_eq!(modalities, ["CT", "MR"]);
+}

@@ -14,10 +14,29 @@ pub fn write_atomic(
     write_atomic_mode(path, 0o644, write)
 }
 
+/// [`write_atomic`] without the fsync: readers still never see a partial file, but after
+/// a power loss the file may be missing or empty. For outputs that a re-run regenerates
+/// (images, DICOM results), where the fsync would be a large share of their cost.
+pub fn write_atomic_unsynced(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    write_atomic_inner(path, 0o644, false, write)
+}
+
 /// [`write_atomic`] with the Unix permission bits of the new file (ignored elsewhere).
 pub fn write_atomic_mode(
     path: &Path,
     mode: u32,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    write_atomic_inner(path, mode, true, write)
+}
+
+fn write_atomic_inner(
+    path: &Path,
+    mode: u32,
+    sync: bool,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
     let dir = match path.parent() {
@@ -40,7 +59,9 @@ pub fn write_atomic_mode(
         write(&mut w)?;
         w.flush()?;
     }
-    tmp.as_file().sync_all()?;
+    if sync {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

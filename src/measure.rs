@@ -219,63 +219,80 @@ fn analyse_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
             series.series_description,
             loc.midline_x_mm
         );
-        let mut images: Vec<(String, image::RgbImage)> = vec![
-            (
-                "midsagittal".into(),
-                crate::report::qc::midsagittal_image(&model, &caption),
-            ),
-            (
-                "foramina".into(),
-                crate::report::qc::foramina_image(&foramina, &caption),
-            ),
-        ];
-        images.extend(crate::report::qc::foramen_overlays(&foramina, &caption));
-        if let Some(dir) = &opts.qc_dir {
-            for (key, img) in &images {
-                let name = format!("{stem}_{key}.png");
-                match crate::report::qc::write_png(img, &dir.join(&name)) {
-                    Ok(()) => entry.qc_images.push(format!("qc/{name}")),
-                    Err(e) => entry
-                        .labeling_warnings
-                        .push(format!("QC image not written: {e}")),
-                }
+        // Images, then PNG files and DICOM results, built in parallel: within one
+        // series this stage would otherwise run on a single core.
+        let ((mid, montage), overlays) = rayon::join(
+            || {
+                rayon::join(
+                    || crate::report::qc::midsagittal_image(&model, &caption),
+                    || crate::report::qc::foramina_image(&foramina, &caption),
+                )
+            },
+            || crate::report::qc::foramen_overlays(&foramina, &caption),
+        );
+        let mut images: Vec<(String, image::RgbImage)> =
+            vec![("midsagittal".into(), mid), ("foramina".into(), montage)];
+        images.extend(overlays);
+        // Key images: the levels, the montage of every foramen, and the flagged
+        // foramina on their own (a PACS reader pages through these).
+        let flagged: Vec<String> = entry
+            .levels
+            .iter()
+            .filter(|l| l.flagged)
+            .map(|l| format!("{}_{}", l.level, l.side))
+            .collect();
+        let keys: Vec<(String, image::RgbImage)> = images
+            .iter()
+            .filter(|(k, _)| k == "midsagittal" || k == "foramina" || flagged.contains(k))
+            .cloned()
+            .collect();
+        let (pngs, dicom) = rayon::join(
+            || {
+                let Some(dir) = &opts.qc_dir else {
+                    return Vec::new();
+                };
+                images
+                    .par_iter()
+                    .map(|(key, img)| {
+                        let name = format!("{stem}_{key}.png");
+                        crate::report::qc::write_png(img, &dir.join(&name))
+                            .map(|()| format!("qc/{name}"))
+                            .map_err(|e| format!("QC image not written: {e}"))
+                    })
+                    .collect::<Vec<_>>()
+            },
+            || {
+                let dir = opts.dicom_dir.as_ref()?;
+                let input = crate::dicom::results::ResultsInput {
+                    series,
+                    plan,
+                    volume: &volume,
+                    foramina: &foramina,
+                    entry: &entry,
+                    key_images: &keys,
+                };
+                Some(crate::dicom::results::write_results(&input, dir))
+            },
+        );
+        for png in pngs {
+            match png {
+                Ok(path) => entry.qc_images.push(path),
+                Err(e) => entry.labeling_warnings.push(e),
             }
         }
-        if let Some(dir) = &opts.dicom_dir {
-            // Key images: the levels, the montage of every foramen, and the flagged
-            // foramina on their own (a PACS reader pages through these).
-            let flagged: Vec<String> = entry
-                .levels
-                .iter()
-                .filter(|l| l.flagged)
-                .map(|l| format!("{}_{}", l.level, l.side))
-                .collect();
-            let keys: Vec<(String, image::RgbImage)> = images
-                .iter()
-                .filter(|(k, _)| k == "midsagittal" || k == "foramina" || flagged.contains(k))
-                .cloned()
-                .collect();
-            let input = crate::dicom::results::ResultsInput {
-                series,
-                plan,
-                volume: &volume,
-                foramina: &foramina,
-                entry: &entry,
-                key_images: &keys,
-            };
-            match crate::dicom::results::write_results(&input, dir) {
-                Ok(written) => {
-                    entry.dicom_files = written
-                        .files
-                        .iter()
-                        .map(|f| f.display().to_string())
-                        .collect();
-                    entry.labeling_warnings.extend(written.warnings);
-                }
-                Err(e) => entry
-                    .labeling_warnings
-                    .push(format!("DICOM results not written: {e}")),
+        match dicom {
+            Some(Ok(written)) => {
+                entry.dicom_files = written
+                    .files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect();
+                entry.labeling_warnings.extend(written.warnings);
             }
+            Some(Err(e)) => entry
+                .labeling_warnings
+                .push(format!("DICOM results not written: {e}")),
+            None => {}
         }
     }
     tracing::info!(

@@ -370,25 +370,38 @@ pub fn build(
     put_u16(&mut o, tags::BITS_STORED, 1);
     put_u16(&mut o, tags::HIGH_BIT, 0);
     put_u16(&mut o, tags::PIXEL_REPRESENTATION, 0);
-    let bits = frames.values().flatten();
+    let n = frames.len() * rows * cols;
+    let mut packed = vec![0u8; n.div_ceil(8).next_multiple_of(2)];
+    let mut at = 0;
+    for frame in frames.values() {
+        pack_bits_into(frame, at, &mut packed);
+        at += frame.len();
+    }
     o.put(DataElement::new(
         tags::PIXEL_DATA,
         VR::OB,
-        PrimitiveValue::U8(pack_bits(bits, frames.len() * rows * cols).into()),
+        PrimitiveValue::U8(packed.into()),
     ));
     Ok(Some(o))
 }
 
 /// Packs bits with the first pixel in the least significant bit, frames back to back
 /// (PS3.5 8.1.1), padded to an even number of bytes.
+#[cfg(test)]
 fn pack_bits<'a>(bits: impl Iterator<Item = &'a bool>, n: usize) -> Vec<u8> {
     let mut out = vec![0u8; n.div_ceil(8).next_multiple_of(2)];
-    for (i, &b) in bits.enumerate() {
-        if b {
-            out[i / 8] |= 1 << (i % 8);
-        }
-    }
+    let bits: Vec<bool> = bits.copied().collect();
+    pack_bits_into(&bits, 0, &mut out);
     out
+}
+
+/// ORs `bits` into `out` from bit `start` on (LSB first, frames back to back). Mostly
+/// zeros: only set bits are visited.
+fn pack_bits_into(bits: &[bool], start: usize, out: &mut [u8]) {
+    for (i, _) in bits.iter().enumerate().filter(|(_, b)| **b) {
+        let k = start + i;
+        out[k / 8] |= 1 << (k % 8);
+    }
 }
 
 #[cfg(test)]

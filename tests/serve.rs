@@ -115,6 +115,19 @@ fn check_report(dir: &Path) {
     assert_eq!(done["snapshot"]["instances"], 13, "{done}");
 }
 
+/// echoscu to the server must succeed.
+fn assert_echo(port: u16) {
+    let st = Command::new("echoscu")
+        .args(["-aec", "FORAMEN", "127.0.0.1", &port.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
 fn have_dcmtk() -> bool {
     common::require_tool("storescu", "dcmtk") && common::require_tool("echoscu", "dcmtk")
 }
@@ -126,15 +139,7 @@ fn echo_succeeds() {
     }
     let out = tempfile::tempdir().unwrap();
     let server = start(out.path(), &[]);
-    let st = Command::new("echoscu")
-        .args(["-aec", "FORAMEN", "127.0.0.1", &server.port.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    assert_echo(server.port);
 }
 
 #[test]
@@ -387,15 +392,7 @@ fn association_limit_rejects_extra_associations() {
     );
     drop(_holder);
     std::thread::sleep(Duration::from_millis(300));
-    let st = Command::new("echoscu")
-        .args(["-aec", "FORAMEN", "127.0.0.1", &server.port.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    assert_echo(server.port);
 }
 
 /// Study and series UIDs that look like paths are sanitised: the file stays under

@@ -362,6 +362,23 @@ fn write_part10(obj: InMemDicomObject, path: &Path) -> Result<(), ResultsError> 
     .map_err(|e| err(e.to_string()))
 }
 
+/// Items of (Referenced SOP Class UID, Referenced SOP Instance UID), sorted, each once.
+pub(crate) fn sop_refs<'a>(
+    refs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<InMemDicomObject> {
+    let mut refs: Vec<(&str, &str)> = refs.into_iter().collect();
+    refs.sort_unstable();
+    refs.dedup();
+    refs.into_iter()
+        .map(|(class, inst)| {
+            let mut r = InMemDicomObject::new_empty();
+            put_str(&mut r, tags::REFERENCED_SOP_CLASS_UID, VR::UI, class);
+            put_str(&mut r, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, inst);
+            r
+        })
+        .collect()
+}
+
 pub(crate) fn put_str(o: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
     o.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
 }

@@ -337,17 +337,7 @@ pub fn build(
         &frames.len().to_string(),
     );
 
-    referenced.sort();
-    referenced.dedup();
-    let instances = referenced
-        .iter()
-        .map(|(class, inst)| {
-            let mut r = InMemDicomObject::new_empty();
-            put_str(&mut r, tags::REFERENCED_SOP_CLASS_UID, VR::UI, class);
-            put_str(&mut r, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, inst);
-            r
-        })
-        .collect();
+    let instances = super::sop_refs(referenced.iter().map(|(c, i)| (c.as_str(), i.as_str())));
     let mut series_ref = InMemDicomObject::new_empty();
     put_str(&mut series_ref, tags::SERIES_INSTANCE_UID, VR::UI, src_uid);
     put_seq(

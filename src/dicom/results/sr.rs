@@ -305,23 +305,13 @@ pub fn build(
 
 /// All source instances, as the evidence the report is based on.
 fn evidence(input: &ResultsInput) -> InMemDicomObject {
-    let mut refs: Vec<(&str, &str)> = input
-        .series
-        .instances
-        .iter()
-        .map(|i| (i.sop_class_uid.as_str(), i.sop_instance_uid.as_str()))
-        .collect();
-    refs.sort_unstable();
-    refs.dedup();
-    let items = refs
-        .into_iter()
-        .map(|(class, inst)| {
-            let mut r = InMemDicomObject::new_empty();
-            put_str(&mut r, tags::REFERENCED_SOP_CLASS_UID, VR::UI, class);
-            put_str(&mut r, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, inst);
-            r
-        })
-        .collect();
+    let items = super::sop_refs(
+        input
+            .series
+            .instances
+            .iter()
+            .map(|i| (i.sop_class_uid.as_str(), i.sop_instance_uid.as_str())),
+    );
     let mut series = InMemDicomObject::new_empty();
     put_str(
         &mut series,

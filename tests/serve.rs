@@ -69,6 +69,16 @@ fn storescu(port: u16, aet: &str, dir: &Path) -> std::process::Output {
         .expect("run storescu")
 }
 
+/// storescu of `dir` must succeed.
+fn send_ok(port: u16, aet: &str, dir: &Path) {
+    let st = storescu(port, aet, dir);
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
 fn dcm_files(dir: &Path) -> Vec<PathBuf> {
     if !dir.exists() {
         return vec![];
@@ -149,12 +159,7 @@ fn stored_series_is_measured() {
     }
     let out = tempfile::tempdir().unwrap();
     let server = start(out.path(), &[]);
-    let st = storescu(server.port, "TESTSCU", &fixture_series());
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    send_ok(server.port, "TESTSCU", &fixture_series());
     assert_eq!(dcm_files(&server.out.join("incoming")).len(), 13);
     let dir = wait_for_report(&server.out, Duration::from_secs(60));
     check_report(&dir);
@@ -240,12 +245,7 @@ fn disallowed_calling_ae_is_rejected() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(dcm_files(&server.out.join("incoming")).is_empty());
     // The allowed one gets through.
-    let st = storescu(server.port, "ONLYME", &fixture_series());
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    send_ok(server.port, "ONLYME", &fixture_series());
     assert_eq!(dcm_files(&server.out.join("incoming")).len(), 13);
 }
 
@@ -282,12 +282,7 @@ fn pending_series_is_processed_after_a_restart() {
     let out = tempfile::tempdir().unwrap();
     // Long stable time: the series is still pending when the process is killed.
     let mut server = start_with(out.path(), "600", &[]);
-    let st = storescu(server.port, "TESTSCU", &fixture_series());
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    send_ok(server.port, "TESTSCU", &fixture_series());
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
     assert!(!out.path().join("results").read_dir().unwrap().any(|_| true));
@@ -331,12 +326,7 @@ fn results_are_sent_to_a_peer() {
     let out = tempfile::tempdir().unwrap();
     let peer = format!("RECEIVER@127.0.0.1:{}", receiver.port);
     let server = start(out.path(), &["--send-to", &peer]);
-    let st = storescu(server.port, "TESTSCU", &fixture_series());
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    send_ok(server.port, "TESTSCU", &fixture_series());
     let dir = wait_for_report(&server.out, Duration::from_secs(60));
     let results = dcm_files(&dir.join("dicom"));
     assert!(!results.is_empty(), "the measurement wrote DICOM results");

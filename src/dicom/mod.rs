@@ -2,6 +2,7 @@
 //! writing Part-10 series. Built on the dicom-rs crates.
 
 pub mod discover;
+mod elements;
 pub mod header;
 pub mod pixels;
 pub mod precheck;

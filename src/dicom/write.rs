@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::elements::{ds, put_str, put_strs, put_u16};
 use dicom_core::value::{PixelFragmentSequence, PrimitiveValue};
-use dicom_core::{DataElement, Tag, VR};
+use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use rand::SeedableRng;
@@ -140,30 +141,6 @@ impl Encoding {
         let max = ((1u32 << self.bits_stored) - 1) as f32;
         (v + self.offset).round().clamp(0.0, max) as u16
     }
-}
-
-fn ds(v: f64) -> String {
-    // DS is at most 16 characters.
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    let s = if s == "-0" { "0" } else { s };
-    s.chars().take(16).collect()
-}
-
-fn put_str(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
-    obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
-}
-
-fn put_strs(obj: &mut InMemDicomObject, tag: Tag, vr: VR, values: Vec<String>) {
-    obj.put(DataElement::new(
-        tag,
-        vr,
-        PrimitiveValue::Strs(values.into()),
-    ));
-}
-
-fn put_u16(obj: &mut InMemDicomObject, tag: Tag, value: u16) {
-    obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
 }
 
 /// Writes `volume` as one file per slice into `dir` (created if needed), atomically

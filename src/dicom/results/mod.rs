@@ -14,12 +14,13 @@ mod sr;
 
 use std::path::{Path, PathBuf};
 
-use dicom_core::value::{DataSetSequence, PrimitiveValue};
+use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
 use image::RgbImage;
 
+pub(crate) use super::elements::{ds, put_seq, put_str, put_strs, put_u16};
 use super::error_chain;
 use super::uid::derived_uid;
 use crate::report::SeriesEntry;
@@ -379,34 +380,6 @@ pub(crate) fn sop_refs<'a>(
         .collect()
 }
 
-pub(crate) fn put_str(o: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
-    o.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
-}
-
-pub(crate) fn put_strs(o: &mut InMemDicomObject, tag: Tag, vr: VR, values: Vec<String>) {
-    o.put(DataElement::new(
-        tag,
-        vr,
-        PrimitiveValue::Strs(values.into()),
-    ));
-}
-
-pub(crate) fn put_u16(o: &mut InMemDicomObject, tag: Tag, value: u16) {
-    o.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
-}
-
-pub(crate) fn put_seq(o: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>) {
-    o.put(DataElement::new(tag, VR::SQ, DataSetSequence::from(items)));
-}
-
-/// A decimal string of at most 16 characters.
-pub(crate) fn ds(v: f64) -> String {
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    let s = if s == "-0" { "0" } else { s };
-    s.chars().take(16).collect()
-}
-
 /// CodingSchemeIdentificationSequence entry documenting [`PRIVATE_SCHEME`].
 pub(crate) fn private_scheme_item() -> InMemDicomObject {
     let mut o = InMemDicomObject::new_empty();
@@ -435,46 +408,40 @@ pub(crate) fn private_scheme_item() -> InMemDicomObject {
 fn now_utc() -> (String, String) {
     let secs = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
-        });
-    date_time(secs)
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let t = secs.map_or_else(std::time::SystemTime::now, |s| {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(s)
+    });
+    date_time(t)
 }
 
-fn date_time(secs: i64) -> (String, String) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        format!("{y:04}{m:02}{d:02}"),
-        format!("{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
-    )
+/// DICOM DA and TM of a time, from its RFC 3339 form (`YYYY-MM-DDTHH:MM:SSZ`).
+fn date_time(t: std::time::SystemTime) -> (String, String) {
+    let text = humantime::format_rfc3339_seconds(t).to_string();
+    let digits = |part: &str| part.chars().filter(char::is_ascii_digit).collect();
+    let (date, time) = text.split_once('T').unwrap_or((&text, ""));
+    (digits(date), digits(time))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn at(secs: u64) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    }
+
     #[test]
     fn civil_dates() {
-        assert_eq!(date_time(0), ("19700101".into(), "000000".into()));
+        assert_eq!(date_time(at(0)), ("19700101".into(), "000000".into()));
         assert_eq!(
-            date_time(1_709_210_096),
+            date_time(at(1_709_210_096)),
             ("20240229".into(), "123456".into())
         );
-        assert_eq!(date_time(951_782_400), ("20000229".into(), "000000".into()));
+        assert_eq!(
+            date_time(at(951_782_400)),
+            ("20000229".into(), "000000".into())
+        );
     }
 
     #[test]

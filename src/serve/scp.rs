@@ -312,6 +312,18 @@ pub fn handle(stream: TcpStream, cfg: &ScpConfig<'_>) -> Result<Summary, ScpErro
     }
 }
 
+/// A P-DATA PDU carrying one whole DIMSE command set.
+pub(crate) fn command_pdu(pc: u8, data: Vec<u8>) -> Pdu {
+    Pdu::PData {
+        data: vec![PDataValue {
+            presentation_context_id: pc,
+            value_type: PDataValueType::Command,
+            is_last: true,
+            data,
+        }],
+    }
+}
+
 fn send_response(
     assoc: &mut dicom_ul::ServerAssociation<TcpStream>,
     pc: u8,
@@ -319,14 +331,7 @@ fn send_response(
     st: u16,
 ) -> Result<(), ScpError> {
     assoc
-        .send(&Pdu::PData {
-            data: vec![PDataValue {
-                presentation_context_id: pc,
-                value_type: PDataValueType::Command,
-                is_last: true,
-                data: response(rq, st),
-            }],
-        })
+        .send(&command_pdu(pc, response(rq, st)))
         .map_err(|e| ScpError::Protocol(format!("sending response: {e}")))
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dicom_ul::ClientAssociationOptions;
 use dicom_ul::Pdu;
-use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextResultReason};
+use dicom_ul::pdu::{PDataValueType, PresentationContextResultReason};
 
 use super::Peer;
 use super::scp::{command, encode_command, parse_command, status};
@@ -114,14 +114,7 @@ pub fn send_dir(dir: &Path, peer: &Peer, calling_aet: &str) -> Result<usize, Sen
                 (0x1000, f.sop_instance.as_bytes().to_vec()),
             ]);
             assoc
-                .send(&Pdu::PData {
-                    data: vec![PDataValue {
-                        presentation_context_id: pc,
-                        value_type: PDataValueType::Command,
-                        is_last: true,
-                        data: cmd,
-                    }],
-                })
+                .send(&super::scp::command_pdu(pc, cmd))
                 .map_err(assoc_err)?;
             {
                 let mut w = assoc.send_pdata(pc);

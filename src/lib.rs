@@ -19,6 +19,8 @@
 
 pub mod atomic_file;
 pub mod dicom;
+#[doc(hidden)]
+pub mod fuzz_harness;
 pub mod grading;
 pub mod measure;
 pub mod phantom;

@@ -33,6 +33,8 @@ pub struct MeasureOptions {
     pub thresholds: Thresholds,
     /// Patient and accession identifiers: salted keys, or verbatim.
     pub ids: crate::report::ids::IdPolicy,
+    /// Per-series time limit, checked between stages (`None`: none).
+    pub time_limit: Option<std::time::Duration>,
 }
 
 /// Localises with the disc contrast the series' modality and weighting imply (the
@@ -113,6 +115,10 @@ pub fn measure_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
     // A bug in the analysis must cost one series, not the cohort run.
     let mut entry =
         crate::dicom::catch_panic(|| analyse_series(series, opts)).unwrap_or_else(|msg| {
+            tracing::error!(
+                "internal error while analysing series {} (please report it): {msg}",
+                series.series_instance_uid
+            );
             failed(
                 SeriesEntry::new(series, Status::Failed, None),
                 format!("internal error while analysing this series (please report it): {msg}"),
@@ -154,14 +160,34 @@ fn analyse_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
                 .unwrap_or_else(|| "no usable slice stack".into()),
         );
     };
+    // Stages cannot be interrupted, but each is bounded by the input limits (voxel
+    // count, image size); the check keeps one pathological series from holding up a
+    // cohort run for long.
+    let over_time = |stage: &str| {
+        opts.time_limit
+            .filter(|limit| start.elapsed() > *limit)
+            .map(|limit| {
+                format!(
+                    "time limit of {:.0} s exceeded after {stage} ({:.1} s)",
+                    limit.as_secs_f64(),
+                    start.elapsed().as_secs_f64()
+                )
+            })
+    };
     let volume = match assemble(plan, modality) {
         Ok(v) => v,
         Err(e) => return fail(entry, format!("could not load the volume: {}", e.message())),
     };
+    if let Some(why) = over_time("loading the volume") {
+        return fail(entry, why);
+    }
     let (model, contrast_warning) = match localize_auto(&volume, series.weighting) {
         Ok(m) => m,
         Err(e) => return fail(entry, format!("levels could not be found: {e}")),
     };
+    if let Some(why) = over_time("finding the levels") {
+        return fail(entry, why);
+    }
     let loc = &model.localization;
     entry.discs = loc
         .discs
@@ -201,6 +227,12 @@ fn analyse_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
         thresholds: &opts.thresholds,
     });
     entry.levels = foramen_entries(&foramina);
+    if let Some(why) = over_time("measuring the foramina") {
+        entry
+            .labeling_warnings
+            .push(format!("{why}: no images written"));
+        return entry;
+    }
     let stem = crate::report::file_stem(&series.series_instance_uid);
     if let Some(dir) = &opts.masks_dir {
         let path = dir.join(format!("{stem}_masks.json"));

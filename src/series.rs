@@ -2,6 +2,7 @@
 //! MR weighting, size, spacing, and whether foramina can be measured on it.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -293,10 +294,26 @@ pub fn group_series(instances: Vec<InstanceHeader>) -> Vec<Series> {
             .1
             .push(h);
     }
+    let mut studies_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (study, series) in groups.keys() {
+        studies_of
+            .entry(series.clone())
+            .or_default()
+            .push(study.clone());
+    }
     let mut out: Vec<Series> = groups
         .into_iter()
         .map(|((study, series), (grouping, instances))| {
-            describe(study, series, grouping, instances)
+            let mut s = describe(study, series, grouping, instances);
+            if let Some(studies) = studies_of.get(&s.series_instance_uid)
+                && studies.len() > 1
+            {
+                s.warnings.push(format!(
+                    "SeriesInstanceUID also appears in {} other studies: its files were split by StudyInstanceUID",
+                    studies.len() - 1
+                ));
+            }
+            s
         })
         .collect();
     out.sort_by(|a, b| {
@@ -322,13 +339,32 @@ fn describe(
     }
     // The same SOP instance stored twice (re-sends, copies) must not become two slices.
     instances.sort_by(|a, b| a.path.cmp(&b.path));
-    let before = instances.len();
-    let mut seen = std::collections::HashSet::new();
-    instances.retain(|h| h.sop_instance_uid.is_empty() || seen.insert(h.sop_instance_uid.clone()));
-    if instances.len() < before {
+    let mut kept: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
+    let mut dropped: Vec<String> = Vec::new();
+    instances.retain(|h| {
+        if h.sop_instance_uid.is_empty() {
+            return true;
+        }
+        match kept.get(&h.sop_instance_uid) {
+            Some(first) => {
+                dropped.push(format!(
+                    "{} (same as {})",
+                    h.path.display(),
+                    first.display()
+                ));
+                false
+            }
+            None => {
+                kept.insert(h.sop_instance_uid.clone(), h.path.clone());
+                true
+            }
+        }
+    });
+    if !dropped.is_empty() {
         warnings.push(format!(
-            "{} duplicate SOP instances ignored (same SOPInstanceUID in several files)",
-            before - instances.len()
+            "{} files ignored for repeating another file's SOPInstanceUID: {}",
+            dropped.len(),
+            dropped.join("; ")
         ));
     }
     let first = instances[0].clone();

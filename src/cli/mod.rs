@@ -132,6 +132,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose, cli.quiet);
+    foramen::dicom::install_panic_hook();
     if let Some(jobs) = cli.jobs
         && let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs as usize)

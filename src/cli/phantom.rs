@@ -101,6 +101,11 @@ pub struct PhantomArgs {
     /// 8-30; some transitional) with seeds SEED, SEED+1, ...
     #[arg(long, value_name = "N")]
     suite: Option<usize>,
+    /// Instead of a phantom, write the malformed-input corpus (truncated files, lying
+    /// lengths, missing attributes, junk, symlink loops...) to --out, with an index
+    /// `corpus.tsv` of each file's defect (see docs/robustness.md).
+    #[arg(long, conflicts_with = "suite")]
+    malformed: bool,
 }
 
 fn options(a: &PhantomArgs) -> PhantomOptions {
@@ -137,6 +142,9 @@ fn options(a: &PhantomArgs) -> PhantomOptions {
 }
 
 pub fn run(ctx: &Context, args: PhantomArgs) -> anyhow::Result<u8> {
+    if args.malformed {
+        return malformed(ctx, &args.out);
+    }
     let base = options(&args);
     let write = WriteOptions {
         transfer_syntax: match args.transfer_syntax {
@@ -179,6 +187,31 @@ pub fn run(ctx: &Context, args: PhantomArgs) -> anyhow::Result<u8> {
                 dir.display()
             );
         }
+    }
+    Ok(exit::OK)
+}
+
+fn malformed(ctx: &Context, out: &std::path::Path) -> anyhow::Result<u8> {
+    let files = foramen::phantom::malformed::write_corpus(out)
+        .with_context(|| format!("writing the malformed corpus to {}", out.display()))?;
+    let mut index = String::from("file\texpect\tdefect\n");
+    for (path, f) in &files {
+        let rel = path.strip_prefix(out).unwrap_or(path);
+        index.push_str(&format!(
+            "{}\t{:?}\t{}\n",
+            rel.display(),
+            f.expect,
+            f.defect
+        ));
+    }
+    foramen::atomic_file::write_atomic(&out.join("corpus.tsv"), |w| w.write_all(index.as_bytes()))
+        .with_context(|| format!("writing {}", out.join("corpus.tsv").display()))?;
+    if !ctx.quiet {
+        eprintln!(
+            "foramen: wrote {} malformed files (and file system oddities under filesystem/) to {}",
+            files.len(),
+            out.display()
+        );
     }
     Ok(exit::OK)
 }

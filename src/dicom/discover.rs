@@ -31,6 +31,13 @@ pub enum SkipReason {
     Io(String),
     /// A Part-10 file whose header could not be parsed.
     Unreadable(String),
+    /// An MR or CT image whose header contradicts its pixel data (missing or absurd
+    /// Rows, Columns, bits, frames; PixelData too short...): it cannot be decoded.
+    InvalidImage(String),
+    /// Not a regular file (a FIFO, socket or device): never opened, so never waited on.
+    NotRegularFile(String),
+    /// Same SOPInstanceUID and content as another file that was kept.
+    Duplicate(String),
 }
 
 impl SkipReason {
@@ -43,6 +50,9 @@ impl SkipReason {
             SkipReason::DicomDir => "DICOMDIR index",
             SkipReason::Io(_) => "unreadable path",
             SkipReason::Unreadable(_) => "corrupt DICOM header",
+            SkipReason::InvalidImage(_) => "invalid image",
+            SkipReason::NotRegularFile(_) => "not a regular file",
+            SkipReason::Duplicate(_) => "duplicate instance",
         }
     }
 }
@@ -58,6 +68,11 @@ impl std::fmt::Display for SkipReason {
             SkipReason::DicomDir => f.write_str("DICOMDIR (a media index, not an image); files are found by scanning instead"),
             SkipReason::Io(m) => write!(f, "could not read: {m}"),
             SkipReason::Unreadable(m) => write!(f, "corrupt or unsupported DICOM header: {m}"),
+            SkipReason::InvalidImage(m) => write!(f, "image cannot be decoded: {m}"),
+            SkipReason::NotRegularFile(kind) => {
+                write!(f, "not a regular file ({kind}): not opened")
+            }
+            SkipReason::Duplicate(of) => write!(f, "duplicate of {of} (same SOPInstanceUID and size)"),
         }
     }
 }
@@ -134,7 +149,14 @@ pub fn list_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<SkippedFile>) {
                 Ok(e) if e.file_type().is_file() => {
                     files.insert(e.into_path());
                 }
-                Ok(_) => {}
+                Ok(e) if e.file_type().is_dir() => {}
+                Ok(e) => {
+                    // A FIFO would block the reader forever, a device never ends.
+                    skipped.push(SkippedFile {
+                        reason: SkipReason::NotRegularFile(file_kind(&e.file_type()).into()),
+                        path: e.into_path(),
+                    });
+                }
                 Err(err) => {
                     let path = err
                         .path()
@@ -151,6 +173,24 @@ pub fn list_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<SkippedFile>) {
     (files.into_iter().collect(), skipped)
 }
 
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "named pipe";
+        }
+        if t.is_socket() {
+            return "socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "device";
+        }
+    }
+    let _ = t;
+    "special file"
+}
+
 /// Reads one file: its header when it is a readable DICOM instance, the reason otherwise.
 pub fn examine(path: &Path) -> Result<InstanceHeader, SkipReason> {
     let kind = sniff(path).map_err(|e| SkipReason::Io(e.to_string()))?;
@@ -162,7 +202,10 @@ pub fn examine(path: &Path) -> Result<InstanceHeader, SkipReason> {
     };
     match read_header(path, has_preamble) {
         Ok(h) if h.sop_class_uid == DICOMDIR_SOP_CLASS => Err(SkipReason::DicomDir),
-        Ok(h) => Ok(h),
+        Ok(h) => match h.storage_problem() {
+            Some(problem) => Err(SkipReason::InvalidImage(problem)),
+            None => Ok(h),
+        },
         Err(DicomError::Parse { message, .. }) | Err(DicomError::Panic { message, .. }) => {
             Err(SkipReason::Unreadable(message))
         }

@@ -9,6 +9,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use serde::Serialize;
 
 use super::DicomError;
+pub use super::precheck::PixelDataLength;
 use crate::volume::Vec3;
 
 /// Geometry of one frame (one image plane) as stated by its header.
@@ -65,12 +66,125 @@ pub struct InstanceHeader {
     /// One entry per frame (a single entry for classic single-frame instances).
     pub frames: Vec<FrameGeometry>,
     pub mr: MrTiming,
+    /// What the length walk saw of PixelData (its length is checked against Rows,
+    /// Columns, frames and BitsAllocated before anything is decoded).
+    pub pixel_data: PixelDataLength,
+    /// A NumberOfFrames below 1 as stated (`number_of_frames` then says 1).
+    pub invalid_number_of_frames: Option<i64>,
 }
+
+/// Largest Rows or Columns accepted for decoding: far above any MR or CT matrix, and a
+/// bound on what a header can make us allocate.
+pub const MAX_ROWS_COLUMNS: u16 = 8192;
+/// Largest NumberOfFrames accepted for decoding.
+pub const MAX_FRAMES: u32 = 4096;
 
 impl InstanceHeader {
     /// Whether the instance claims to carry a grey-scale image.
     pub fn is_image(&self) -> bool {
         self.rows.is_some() && self.columns.is_some()
+    }
+
+    /// Why the pixel data of an MR or CT instance cannot be decoded as the header
+    /// describes it, checked from the header alone (nothing is allocated). Other
+    /// modalities (SR, SEG, documents...) are judged at series level instead.
+    pub fn storage_problem(&self) -> Option<String> {
+        if !matches!(self.modality.as_str(), "MR" | "CT") {
+            return None;
+        }
+        let has_pixels = !matches!(self.pixel_data, PixelDataLength::Absent);
+        if !has_pixels && self.rows.is_none() && self.columns.is_none() {
+            return None; // an MR/CT object without an image (e.g. spectroscopy, raw data)
+        }
+        if !has_pixels {
+            return Some("image header without PixelData".into());
+        }
+        let (Some(rows), Some(cols)) = (self.rows, self.columns) else {
+            return Some(format!(
+                "{} missing",
+                if self.rows.is_none() {
+                    "Rows"
+                } else {
+                    "Columns"
+                }
+            ));
+        };
+        if rows == 0 || cols == 0 {
+            return Some(format!("Rows x Columns is {rows}x{cols}"));
+        }
+        if rows > MAX_ROWS_COLUMNS || cols > MAX_ROWS_COLUMNS {
+            return Some(format!(
+                "Rows x Columns {rows}x{cols} exceeds the {MAX_ROWS_COLUMNS}x{MAX_ROWS_COLUMNS} limit"
+            ));
+        }
+        if let Some(n) = self.invalid_number_of_frames {
+            return Some(format!("NumberOfFrames {n}"));
+        }
+        if self.number_of_frames > MAX_FRAMES {
+            return Some(format!(
+                "NumberOfFrames {} exceeds the limit of {MAX_FRAMES}",
+                self.number_of_frames
+            ));
+        }
+        let Some(allocated) = self.bits_allocated else {
+            return Some("BitsAllocated missing".into());
+        };
+        if !matches!(allocated, 8 | 16 | 32) {
+            return Some(format!(
+                "BitsAllocated {allocated} (grey-scale images use 8, 16 or 32)"
+            ));
+        }
+        match self.bits_stored {
+            None => return Some("BitsStored missing".into()),
+            Some(0) => return Some("BitsStored is 0".into()),
+            Some(stored) if stored > allocated => {
+                return Some(format!(
+                    "BitsStored {stored} exceeds BitsAllocated {allocated}"
+                ));
+            }
+            Some(_) => {}
+        }
+        let samples = self.samples_per_pixel.unwrap_or(1);
+        if samples == 0 || samples > 4 {
+            return Some(format!("SamplesPerPixel {samples}"));
+        }
+        if samples != 1 && self.photometric_interpretation.starts_with("MONOCHROME") {
+            return Some(format!(
+                "SamplesPerPixel {samples} contradicts {}",
+                self.photometric_interpretation
+            ));
+        }
+        let encapsulated_syntax =
+            super::transfer_syntax::is_encapsulated(&self.transfer_syntax_uid);
+        match (self.pixel_data, encapsulated_syntax) {
+            (PixelDataLength::Native(_), Some(true)) => {
+                return Some(format!(
+                    "transfer syntax {} is compressed but PixelData is not encapsulated",
+                    super::transfer_syntax::name(&self.transfer_syntax_uid)
+                ));
+            }
+            (PixelDataLength::Encapsulated, Some(false)) => {
+                return Some(format!(
+                    "PixelData is encapsulated but the transfer syntax ({}) is not",
+                    super::transfer_syntax::name(&self.transfer_syntax_uid)
+                ));
+            }
+            (PixelDataLength::Native(len), _) => {
+                let need = u64::from(rows)
+                    * u64::from(cols)
+                    * u64::from(self.number_of_frames)
+                    * u64::from(samples)
+                    * u64::from(allocated / 8);
+                if len < need {
+                    return Some(format!(
+                        "PixelData holds {len} bytes but {rows}x{cols} x {} frame(s) at {allocated} bits need {need}",
+                        self.number_of_frames
+                    ));
+                }
+            }
+            _ => {}
+        }
+        None
     }
 }
 
@@ -209,9 +323,9 @@ fn mr_timing(obj: &InMemDicomObject, shared: Option<&InMemDicomObject>) -> MrTim
 pub fn from_object(path: &Path, obj: &DefaultDicomObject) -> InstanceHeader {
     let meta = obj.meta();
     let ds: &InMemDicomObject = obj;
-    let number_of_frames = get_int(ds, tags::NUMBER_OF_FRAMES)
-        .filter(|n| *n >= 1)
-        .unwrap_or(1);
+    let stated_frames = get_int(ds, tags::NUMBER_OF_FRAMES);
+    let invalid_number_of_frames = stated_frames.filter(|n| *n < 1);
+    let number_of_frames = stated_frames.filter(|n| *n >= 1).unwrap_or(1);
     let number_of_frames = u32::try_from(number_of_frames).unwrap_or(u32::MAX);
     let shared = first_item(ds, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
     let per_frame_items = ds
@@ -254,6 +368,8 @@ pub fn from_object(path: &Path, obj: &DefaultDicomObject) -> InstanceHeader {
         number_of_frames,
         frames,
         mr: mr_timing(ds, shared),
+        pixel_data: PixelDataLength::Unknown,
+        invalid_number_of_frames,
     }
 }
 
@@ -264,13 +380,23 @@ pub fn open_part10(
     has_preamble: bool,
     header_only: bool,
 ) -> Result<DefaultDicomObject, DicomError> {
+    open_part10_checked(path, has_preamble, header_only).map(|(obj, _)| obj)
+}
+
+/// [`open_part10`], also returning what the length walk saw of the pixel data.
+pub fn open_part10_checked(
+    path: &Path,
+    has_preamble: bool,
+    header_only: bool,
+) -> Result<(DefaultDicomObject, PixelDataLength), DicomError> {
     use dicom_object::{OpenFileOptions, file::ReadPreamble};
     let parse_err = |message: String| DicomError::Parse {
         path: path.to_path_buf(),
         message,
     };
-    let data_end = super::precheck::check_lengths(path, if has_preamble { 132 } else { 4 })
-        .map_err(parse_err)?;
+    let checked =
+        super::precheck::check_file(path, if has_preamble { 132 } else { 4 }).map_err(parse_err)?;
+    let data_end = checked.data_end;
     let preamble = if has_preamble {
         ReadPreamble::Always
     } else {
@@ -296,10 +422,15 @@ pub fn open_part10(
         path: path.to_path_buf(),
         message,
     })?;
-    opened.map_err(|e| parse_err(super::error_chain(&e)))
+    opened
+        .map(|obj| (obj, checked.pixel_data))
+        .map_err(|e| parse_err(super::error_chain(&e)))
 }
 
 /// Reads the header of one Part-10 file, stopping before the pixel data.
 pub fn read_header(path: &Path, has_preamble: bool) -> Result<InstanceHeader, DicomError> {
-    Ok(from_object(path, &open_part10(path, has_preamble, true)?))
+    let (obj, pixel_data) = open_part10_checked(path, has_preamble, true)?;
+    let mut h = from_object(path, &obj);
+    h.pixel_data = pixel_data;
+    Ok(h)
 }

@@ -71,9 +71,43 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
+/// How many [`catch_panic`] scopes are running (on any thread: a scope's work may run
+/// on rayon workers).
+static CATCHING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Installs a panic hook that stays quiet for panics a [`catch_panic`] scope turns into
+/// an error (that error is reported with the file or series it concerns) and defers to
+/// the default hook otherwise. Called once by the binary.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if CATCHING.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            tracing::debug!("caught internal error: {info}");
+        } else {
+            default(info);
+        }
+    }));
+}
+
+struct Scope;
+
+impl Scope {
+    fn enter() -> Scope {
+        CATCHING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Scope
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        CATCHING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Runs `f`, turning a panic (inside a third-party decoder, or a bug in the analysis of
 /// one series) into an error value so that one hostile file cannot abort a cohort run.
-pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let _scope = Scope::enter();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
         payload
             .downcast_ref::<&str>()

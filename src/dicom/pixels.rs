@@ -38,7 +38,14 @@ fn decode(path: &Path, lut: ModalityLutOption) -> Result<Array3<f32>, DicomError
             });
         }
     };
-    let obj = super::header::open_part10(path, has_preamble, false)?;
+    let (obj, pixel_data) = super::header::open_part10_checked(path, has_preamble, false)?;
+    // The same header checks as discovery, again: the file may have changed since, and
+    // a lying Rows/Columns/frames must never reach the decoder's allocation.
+    let mut header = super::header::from_object(path, &obj);
+    header.pixel_data = pixel_data;
+    if let Some(problem) = header.storage_problem() {
+        return Err(decode_err(problem));
+    }
     let ts = obj
         .meta()
         .transfer_syntax()
@@ -52,6 +59,9 @@ fn decode(path: &Path, lut: ModalityLutOption) -> Result<Array3<f32>, DicomError
             hint: transfer_syntax::unsupported_hint(&ts),
             uid: ts,
         });
+    }
+    if ts == RLE_LOSSLESS {
+        check_rle(&obj, &header).map_err(decode_err)?;
     }
     let array = catch_panic(|| -> Result<_, String> {
         let decoded = obj.decode_pixel_data().map_err(|e| error_chain(&e))?;
@@ -74,4 +84,56 @@ fn decode(path: &Path, lut: ModalityLutOption) -> Result<Array3<f32>, DicomError
     })?
     .map_err(decode_err)?;
     Ok(array)
+}
+
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+/// Checks the RLE segment tables before decoding: dicom-rs 0.10 indexes them without
+/// bounds checks and panics on a damaged table (docs/robustness.md).
+fn check_rle(
+    obj: &dicom_object::DefaultDicomObject,
+    h: &super::InstanceHeader,
+) -> Result<(), String> {
+    let fragments = obj
+        .element(dicom_dictionary_std::tags::PIXEL_DATA)
+        .ok()
+        .and_then(|e| e.value().fragments())
+        .ok_or("RLE pixel data without fragments")?;
+    let frames = h.number_of_frames as usize;
+    if fragments.len() < frames {
+        return Err(format!(
+            "RLE pixel data has {} fragments for {frames} frames",
+            fragments.len()
+        ));
+    }
+    let segments = usize::from(h.samples_per_pixel.unwrap_or(1))
+        * usize::from(h.bits_allocated.unwrap_or(16) / 8);
+    for (i, f) in fragments.iter().take(frames).enumerate() {
+        let word = |k: usize| {
+            f.get(4 * k..4 * k + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        };
+        let (Some(n), true) = (word(0), f.len() >= 64) else {
+            return Err(format!(
+                "RLE frame {i}: fragment shorter than its 64-byte header"
+            ));
+        };
+        if n != segments {
+            return Err(format!(
+                "RLE frame {i}: {n} segments where the header implies {segments}"
+            ));
+        }
+        let mut last = 64;
+        for k in 1..=n {
+            let off = word(k).unwrap_or(usize::MAX);
+            if off < last || off >= f.len() {
+                return Err(format!(
+                    "RLE frame {i}: segment {k} offset {off} outside the fragment ({} bytes)",
+                    f.len()
+                ));
+            }
+            last = off;
+        }
+    }
+    Ok(())
 }

@@ -30,6 +30,29 @@ struct Walker<R> {
     r: R,
     pos: u64,
     len: u64,
+    pixel_data: PixelDataLength,
+}
+
+/// What the walk saw of the top-level PixelData element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PixelDataLength {
+    /// No PixelData element.
+    Absent,
+    /// Native (uncompressed) pixel data of this many bytes.
+    Native(u64),
+    /// Encapsulated (compressed) fragments.
+    Encapsulated,
+    /// Not walked (deflated data set).
+    Unknown,
+}
+
+/// The outcome of a successful walk.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked {
+    /// Offset where the data set ends (bytes after it are padding or junk).
+    pub data_end: u64,
+    pub pixel_data: PixelDataLength,
 }
 
 type Check<T> = Result<T, String>;
@@ -145,9 +168,11 @@ impl<R: Read + Seek> Walker<R> {
             if depth == 0 && tag == PIXEL_DATA {
                 if length == UNDEFINED {
                     self.fragments(enc)?;
+                    self.pixel_data = PixelDataLength::Encapsulated;
                 } else {
                     self.check_len(tag, length, end)?;
                     self.skip(length as u64)?;
+                    self.pixel_data = PixelDataLength::Native(length as u64);
                 }
                 return Ok(Some(self.pos));
             }
@@ -244,12 +269,27 @@ impl<R: Read + Seek> Walker<R> {
 /// where the data set ends: just past the top-level PixelData when there is one (bytes
 /// after it are padding or junk), the file length otherwise.
 pub fn check_lengths(path: &Path, data_start: u64) -> Result<u64, String> {
+    check_file(path, data_start).map(|c| c.data_end)
+}
+
+/// [`check_lengths`], also reporting what was seen of the pixel data.
+pub fn check_file(path: &Path, data_start: u64) -> Result<Checked, String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
+    check_reader(BufReader::with_capacity(16 * 1024, file), len, data_start)
+}
+
+/// [`check_file`] on a Part-10 file held in memory (e.g. received over the network).
+pub fn check_bytes(bytes: &[u8], data_start: u64) -> Result<Checked, String> {
+    check_reader(std::io::Cursor::new(bytes), bytes.len() as u64, data_start)
+}
+
+fn check_reader<R: Read + Seek>(r: R, len: u64, data_start: u64) -> Result<Checked, String> {
     let mut w = Walker {
-        r: BufReader::with_capacity(16 * 1024, file),
+        r,
         pos: 0,
         len,
+        pixel_data: PixelDataLength::Absent,
     };
     w.skip(data_start)?;
     // File meta: explicit VR little endian; its group length bounds it, but we walk
@@ -286,10 +326,19 @@ pub fn check_lengths(path: &Path, data_start: u64) -> Result<u64, String> {
         "1.2.840.10008.1.2" => Encoding::ImplicitLe,
         "1.2.840.10008.1.2.2" => Encoding::ExplicitBe,
         // Deflated data sets are compressed: their lengths cannot be walked here.
-        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => return Ok(len),
+        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => {
+            return Ok(Checked {
+                data_end: len,
+                pixel_data: PixelDataLength::Unknown,
+            });
+        }
         _ => Encoding::ExplicitLe,
     };
-    Ok(w.elements(enc, len, 0, (0xFFFF, 0xFFFF))?.unwrap_or(len))
+    let data_end = w.elements(enc, len, 0, (0xFFFF, 0xFFFF))?.unwrap_or(len);
+    Ok(Checked {
+        data_end,
+        pixel_data: w.pixel_data,
+    })
 }
 
 #[cfg(test)]

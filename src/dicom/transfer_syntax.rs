@@ -23,6 +23,15 @@ pub fn can_decode_pixels(uid: &str) -> bool {
     }
 }
 
+/// Whether pixel data in this transfer syntax is encapsulated (compressed fragments);
+/// `None` for an unknown syntax.
+pub fn is_encapsulated(uid: &str) -> Option<bool> {
+    let uid = uid.trim_end_matches('\0').trim();
+    TransferSyntaxRegistry
+        .get(uid)
+        .map(|ts| matches!(ts.codec(), Codec::EncapsulatedPixelData(..)))
+}
+
 /// A hint for the user when a syntax is known but not built in.
 pub fn unsupported_hint(uid: &str) -> &'static str {
     match uid.trim_end_matches('\0').trim() {

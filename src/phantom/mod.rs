@@ -14,6 +14,7 @@
 
 pub mod anatomy;
 pub mod eval;
+pub mod malformed;
 pub mod output;
 pub mod render;
 pub mod shapes;

@@ -62,6 +62,7 @@ pub fn process_series(layout: &Layout, key: &SeriesKey) -> Result<Outcome, Proce
         masks_dir: None,
         dicom_dir: Some(dicom_dir.clone()),
         thresholds: Thresholds::default(),
+        time_limit: Some(std::time::Duration::from_secs(300)),
         ids: IdPolicy {
             include: false,
             salt,

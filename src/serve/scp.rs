@@ -313,7 +313,7 @@ pub fn handle(stream: TcpStream, cfg: &ScpConfig<'_>) -> Result<Summary, ScpErro
 }
 
 /// A P-DATA PDU carrying one whole DIMSE command set.
-pub(crate) fn command_pdu(pc: u8, data: Vec<u8>) -> Pdu {
+pub fn command_pdu(pc: u8, data: Vec<u8>) -> Pdu {
     Pdu::PData {
         data: vec![PDataValue {
             presentation_context_id: pc,

@@ -147,12 +147,18 @@ pub fn store_instance(layout: &Layout, rcv: &Received<'_>) -> Result<Stored, Sto
         .map_err(|e| StoreError::Meta(e.to_string()))?;
     bytes.extend_from_slice(rcv.dataset);
 
+    // Lengths and nesting are checked before dicom-rs sees the bytes (a lying length
+    // allocates, deep nesting overflows the stack: docs/robustness.md).
+    crate::dicom::precheck::check_bytes(&bytes, 132).map_err(StoreError::Parse)?;
     // Only the header is parsed: it names the study and series folder.
-    let obj = OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Never)
-        .read_until(tags::PIXEL_DATA)
-        .from_reader(&bytes[128..])
-        .map_err(|e| StoreError::Parse(chain(&e)))?;
+    let obj = crate::dicom::catch_panic(|| {
+        OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Never)
+            .read_until(tags::PIXEL_DATA)
+            .from_reader(&bytes[128..])
+    })
+    .map_err(|m| StoreError::Parse(format!("internal error in the DICOM parser: {m}")))?
+    .map_err(|e| StoreError::Parse(chain(&e)))?;
     let text = |tag, name| -> Result<String, StoreError> {
         let v = obj
             .element_opt(tag)

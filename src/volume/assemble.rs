@@ -16,11 +16,25 @@ use crate::dicom::{DicomError, InstanceHeader, error_chain, pixels};
 pub enum AssemblyError {
     #[error("no image frames")]
     Empty,
-    #[error("{count} of {total} frames lack {attribute}")]
+    #[error("{count} of {total} frames lack {attribute} ({files})")]
     MissingGeometry {
         attribute: &'static str,
         count: usize,
         total: usize,
+        files: String,
+    },
+    #[error("{attribute} is not a finite number in {files}")]
+    NotFinite {
+        attribute: &'static str,
+        files: String,
+    },
+    #[error(
+        "series too large: {slices} x {rows} x {columns} voxels exceed the limit of {MAX_VOXELS}"
+    )]
+    TooLarge {
+        slices: usize,
+        rows: usize,
+        columns: usize,
     },
     #[error("mixed image sizes within the series ({sizes})")]
     MixedSizes { sizes: String },
@@ -67,6 +81,26 @@ pub struct StackPlan {
 }
 
 const ORIENTATION_TOLERANCE_DEG: f64 = 1.0;
+/// Largest volume assembled (2^28 voxels, 1 GiB as f32): a 1000-slice 512x512 CT fits;
+/// a header cannot make us allocate more.
+pub const MAX_VOXELS: usize = 1 << 28;
+
+/// Up to eight file names, then a count of the rest.
+fn file_list<'a>(paths: impl Iterator<Item = &'a std::path::Path>) -> String {
+    let mut names: Vec<String> = paths
+        .map(|p| {
+            p.file_name()
+                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+        })
+        .collect();
+    names.dedup();
+    let n = names.len();
+    if n > 8 {
+        names.truncate(8);
+        names.push(format!("and {} more", n - 8));
+    }
+    names.join(", ")
+}
 /// Relative tolerance on gaps between slices: headers round positions to ~0.01 mm.
 const GAP_TOLERANCE: f64 = 0.1;
 
@@ -84,11 +118,12 @@ pub fn plan_stack(instances: &[InstanceHeader]) -> Result<StackPlan, AssemblyErr
         return Err(AssemblyError::Empty);
     }
     let geom = |h: &InstanceHeader, f: u32| h.frames.get(f as usize).or(h.frames.first()).cloned();
-    let count_missing = |pred: &dyn Fn(&crate::dicom::FrameGeometry) -> bool| {
+    let missing = |pred: &dyn Fn(&crate::dicom::FrameGeometry) -> bool| {
         frames
             .iter()
             .filter(|(h, f)| geom(h, *f).is_none_or(|g| !pred(&g)))
-            .count()
+            .map(|(h, _)| h.path.as_path())
+            .collect::<Vec<_>>()
     };
     for (attribute, pred) in [
         (
@@ -103,12 +138,36 @@ pub fn plan_stack(instances: &[InstanceHeader]) -> Result<StackPlan, AssemblyErr
             g.pixel_spacing_mm.is_some()
         }),
     ] {
-        let count = count_missing(pred);
-        if count > 0 {
+        let bad = missing(pred);
+        if !bad.is_empty() {
             return Err(AssemblyError::MissingGeometry {
                 attribute,
-                count,
+                count: bad.len(),
                 total,
+                files: file_list(bad.into_iter()),
+            });
+        }
+    }
+    let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+    for (attribute, pred) in [
+        (
+            "ImagePositionPatient",
+            &(|g: &crate::dicom::FrameGeometry| g.position_mm.is_none_or(|p| finite(&p)))
+                as &dyn Fn(&_) -> bool,
+        ),
+        (
+            "ImageOrientationPatient",
+            &|g: &crate::dicom::FrameGeometry| g.orientation.is_none_or(|o| finite(&o)),
+        ),
+        ("PixelSpacing", &|g: &crate::dicom::FrameGeometry| {
+            g.pixel_spacing_mm.is_none_or(|s| finite(&s))
+        }),
+    ] {
+        let bad = missing(pred);
+        if !bad.is_empty() {
+            return Err(AssemblyError::NotFinite {
+                attribute,
+                files: file_list(bad.into_iter()),
             });
         }
     }
@@ -130,6 +189,13 @@ pub fn plan_stack(instances: &[InstanceHeader]) -> Result<StackPlan, AssemblyErr
     let (rows, columns) = (sizes[0].0 as usize, sizes[0].1 as usize);
     if rows == 0 || columns == 0 {
         return Err(AssemblyError::InvalidGeometry("zero rows or columns"));
+    }
+    if total.saturating_mul(rows).saturating_mul(columns) > MAX_VOXELS {
+        return Err(AssemblyError::TooLarge {
+            slices: total,
+            rows,
+            columns,
+        });
     }
 
     let (first_h, first_f) = frames[0];
@@ -159,6 +225,11 @@ pub fn plan_stack(instances: &[InstanceHeader]) -> Result<StackPlan, AssemblyErr
             .to_degrees();
         max_angle_deg = max_angle_deg.max(angle).max(row_angle);
         let ps = g.pixel_spacing_mm.expect("checked above");
+        if !(ps[0] > 0.0 && ps[1] > 0.0 && ps[0] < 1000.0 && ps[1] < 1000.0) {
+            return Err(AssemblyError::InvalidGeometry(
+                "PixelSpacing must be positive (and under 1 m)",
+            ));
+        }
         if !spacings
             .iter()
             .any(|s| (s[0] - ps[0]).abs() <= 1e-3 * s[0] && (s[1] - ps[1]).abs() <= 1e-3 * s[1])

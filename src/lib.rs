@@ -18,6 +18,7 @@
 //! ```
 
 pub mod atomic_file;
+pub mod cohort;
 pub mod dicom;
 pub mod grading;
 pub mod measure;

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod atomic_file;
+pub mod cohort;
 pub mod dicom;
 #[doc(hidden)]
 pub mod fuzz_harness;

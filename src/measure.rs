@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::dicom::discover;
+use crate::dicom::discover::{self, discover};
 use crate::grading::Thresholds;
 use crate::report::{
     DiscEntry, LevelEntry, Report, SeriesEntry, SkippedEntry, SliceArea, Status, Tool,
@@ -82,7 +82,7 @@ fn foramen_entries(results: &[ForamenResult]) -> Vec<LevelEntry> {
 fn level_entry(r: &ForamenResult) -> LevelEntry {
     LevelEntry {
         level: r.level.clone(),
-        side: r.side.as_str(),
+        side: r.side.as_str().into(),
         min_area_mm2: round(r.min_area_mm2, 1),
         height_mm: round(r.height_mm, 1),
         width_mm: round(r.width_mm, 1),
@@ -91,7 +91,7 @@ fn level_entry(r: &ForamenResult) -> LevelEntry {
         fat_obliteration: r.fat_obliteration,
         root_area_mm2: round(r.root_area_mm2, 1),
         neighbour_ratio: round(r.neighbour_ratio, 2),
-        grade: r.grading.grade.as_str(),
+        grade: r.grading.grade.as_str().into(),
         flagged: r.grading.flagged,
         rule: r.grading.rule,
         confidence: r.confidence,
@@ -336,7 +336,89 @@ fn analyse_series(series: &Series, opts: &MeasureOptions) -> SeriesEntry {
     entry
 }
 
-/// Runs the whole pipeline over `inputs`.
+/// The series of each study, in report order, with the study's selection.
+pub fn study_groups<'a>(
+    series: &'a [Series],
+    selections: &'a [StudySelection],
+) -> Vec<(&'a StudySelection, Vec<&'a Series>)> {
+    let mut by_study: std::collections::HashMap<&str, Vec<&Series>> =
+        std::collections::HashMap::new();
+    for s in series {
+        by_study
+            .entry(s.study_instance_uid.as_str())
+            .or_default()
+            .push(s);
+    }
+    selections
+        .iter()
+        .map(|sel| {
+            let members = by_study
+                .remove(sel.study_instance_uid.as_str())
+                .unwrap_or_default();
+            (sel, members)
+        })
+        .collect()
+}
+
+/// Report entries of one study's series (`series` in report order): the selected
+/// series measured, every other one skipped with the reason of the selection.
+pub fn measure_study(
+    selection: &StudySelection,
+    series: &[&Series],
+    opts: &MeasureOptions,
+) -> Vec<SeriesEntry> {
+    series
+        .iter()
+        .map(|s| {
+            let mut e =
+                if selection.selected_series.as_deref() == Some(s.series_instance_uid.as_str()) {
+                    measure_series(s, opts)
+                } else {
+                    let reason = selection
+                        .choices
+                        .iter()
+                        .find(|c| c.series_instance_uid == s.series_instance_uid)
+                        .map(|c| c.reason.clone());
+                    SeriesEntry::new(s, Status::Skipped, reason)
+                };
+            e.ids = series_ids(s, &opts.ids);
+            e
+        })
+        .collect()
+}
+
+/// The report of a run from its parts (entries in report order).
+pub fn build_report(
+    started: std::time::SystemTime,
+    opts: &MeasureOptions,
+    instances_read: usize,
+    studies: Vec<StudySelection>,
+    series: Vec<SeriesEntry>,
+    skipped: &[discover::SkippedFile],
+) -> Report {
+    let skipped_files = skipped
+        .iter()
+        .map(|f| SkippedEntry {
+            path: f.path.display().to_string(),
+            reason: f.reason.to_string(),
+        })
+        .collect();
+    let mut provenance = crate::report::Provenance::new(started, opts.ids.include);
+    provenance.instances_read = instances_read;
+    Report {
+        schema: crate::report::SCHEMA.into(),
+        tool: Tool::default(),
+        disclaimer: crate::DISCLAIMER.into(),
+        provenance,
+        thresholds: opts.thresholds.clone(),
+        studies,
+        series,
+        skipped_files,
+    }
+}
+
+/// Runs the whole pipeline over `inputs`, in memory (one study folder at a time, as
+/// `foramen serve` does; cohorts go through [`crate::cohort::run`]).
 pub fn measure(
     inputs: &[PathBuf],
     opts: &MeasureOptions,
@@ -347,56 +429,19 @@ pub fn measure(
     let instances = found.instances.len();
     let series = group_series(found.instances);
     let selections: Vec<StudySelection> = select(&series, opts.series.as_deref());
-    let chosen: Vec<&Series> = selections
-        .iter()
-        .filter_map(|sel| sel.selected_series.as_ref())
-        .filter_map(|uid| series.iter().find(|s| &s.series_instance_uid == uid))
+    let groups = study_groups(&series, &selections);
+    let entries: Vec<SeriesEntry> = groups
+        .par_iter()
+        .flat_map_iter(|(sel, members)| measure_study(sel, members, opts))
         .collect();
-    let measured: Vec<SeriesEntry> = chosen.par_iter().map(|s| measure_series(s, opts)).collect();
-    let mut entries: Vec<SeriesEntry> = Vec::with_capacity(series.len());
-    for s in &series {
-        if let Some(m) = measured.iter().find(|m| {
-            m.series_instance_uid == s.series_instance_uid
-                && m.study_instance_uid == s.study_instance_uid
-        }) {
-            let mut m = m.clone();
-            m.ids = series_ids(s, &opts.ids);
-            entries.push(m);
-            continue;
-        }
-        let reason = selections
-            .iter()
-            .flat_map(|sel| {
-                sel.choices
-                    .iter()
-                    .filter(|_| sel.study_instance_uid == s.study_instance_uid)
-            })
-            .find(|c| c.series_instance_uid == s.series_instance_uid)
-            .map(|c| c.reason.clone());
-        let mut e = SeriesEntry::new(s, Status::Skipped, reason);
-        e.ids = series_ids(s, &opts.ids);
-        entries.push(e);
-    }
-    let skipped_files = found
-        .skipped
-        .iter()
-        .map(|f| SkippedEntry {
-            path: f.path.display().to_string(),
-            reason: f.reason.to_string(),
-        })
-        .collect();
-    let mut provenance = crate::report::Provenance::new(started, opts.ids.include);
-    provenance.instances_read = instances;
-    let report = Report {
-        schema: crate::report::SCHEMA,
-        tool: Tool::default(),
-        disclaimer: crate::DISCLAIMER,
-        provenance,
-        thresholds: opts.thresholds.clone(),
-        studies: selections,
-        series: entries,
-        skipped_files,
-    };
+    let report = build_report(
+        started,
+        opts,
+        instances,
+        selections.clone(),
+        entries,
+        &found.skipped,
+    );
     (report, instances)
 }
 

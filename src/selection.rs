@@ -4,13 +4,13 @@
 //! then sagittal CT, then axial CT (resliced). Within a class: more slices across the
 //! spine, thinner slices, finer pixels, then the lowest series number.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::series::{Series, Weighting};
 use crate::volume::{Modality, Plane};
 
 /// Why a series was or was not chosen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Choice {
     pub series_instance_uid: String,
     pub series_number: Option<i64>,
@@ -20,7 +20,7 @@ pub struct Choice {
 }
 
 /// The selection for one study.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StudySelection {
     pub study_instance_uid: String,
     /// Series chosen for measurement, if any.

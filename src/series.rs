@@ -246,6 +246,15 @@ fn unusable_reason(s: &Series, plan: &Result<StackPlan, String>) -> Option<Strin
     None
 }
 
+/// The StudyInstanceUID an instance is grouped under (derived when the header has none),
+/// so that work can be partitioned by study before grouping.
+pub fn study_key(h: &InstanceHeader) -> String {
+    match &h.study_instance_uid {
+        Some(study) if h.series_instance_uid.is_some() => study.clone(),
+        _ => series_key(h).0,
+    }
+}
+
 fn series_key(h: &InstanceHeader) -> (String, String, Grouping) {
     let round = |v: f64| format!("{:.3}", v);
     match (&h.study_instance_uid, &h.series_instance_uid) {

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use foramen::atomic_file::OutputLock;
+use foramen::cohort::{CohortOptions, Shard};
 use foramen::grading::Thresholds;
-use foramen::measure::{MeasureOptions, masks_dir, measure, qc_dir};
+use foramen::measure::{MeasureOptions, masks_dir, qc_dir};
 use foramen::report::Status;
 use foramen::report::ids::{self, IdPolicy};
 
@@ -55,6 +56,14 @@ pub struct MeasureArgs {
     /// stages; the series is reported failed and the run goes on).
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
     series_time_limit: f64,
+    /// Keep the studies an interrupted run recorded in OUT/studies.jsonl (same input
+    /// files and options) and measure only the others. See docs/scaling.md.
+    #[arg(long)]
+    resume: bool,
+    /// Measure only shard K of N (0 <= K < N): the studies whose UID hashes to K.
+    /// Join the shards' output folders with `foramen merge`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
 }
 
 /// The salt of the identifier keys: `--id-salt-file`, `$FORAMEN_ID_SALT`, or the
@@ -119,12 +128,43 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
         thresholds,
         time_limit: std::time::Duration::try_from_secs_f64(args.series_time_limit.max(0.001)).ok(),
     };
+    let cohort = CohortOptions {
+        measure: opts,
+        out: args.out.clone(),
+        shard: args.shard,
+        resume: args.resume,
+        max_in_flight: 0,
+    };
     let pb = ctx.progress("reading headers");
-    let (report, instances) = measure(&args.inputs, &opts, &|| pb.inc(1));
+    let studies_pb = std::sync::OnceLock::new();
+    let run = foramen::cohort::run(&args.inputs, &cohort, &|| pb.inc(1), &|done, total| {
+        let bar = studies_pb.get_or_init(|| {
+            pb.finish_and_clear();
+            ctx.study_progress(total as u64)
+        });
+        bar.set_position(done as u64);
+    })?;
     pb.finish_and_clear();
+    if let Some(bar) = studies_pb.get() {
+        bar.finish_and_clear();
+    }
+    if run.studies_resumed > 0 || run.journal_lines_ignored > 0 {
+        tracing::warn!(
+            "resumed {} studies from {}; measured {}; {} unreadable journal line(s) ignored",
+            run.studies_resumed,
+            foramen::cohort::journal::JOURNAL,
+            run.studies_measured,
+            run.journal_lines_ignored
+        );
+    }
+    let report = run.report;
+    let instances = run.instances_found;
     foramen::report::write_all(&report, &args.out).map_err(|(path, e)| {
         anyhow::Error::new(e).context(format!("writing {}", path.display()))
     })?;
+    // The sorted measurements.csv replaces the rows written as studies finished.
+    let partial = args.out.join(foramen::cohort::journal::PARTIAL_CSV);
+    std::fs::remove_file(&partial).with_context(|| format!("removing {}", partial.display()))?;
     let measured = report
         .series
         .iter()
@@ -156,7 +196,8 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
     }
     let code = if instances == 0 {
         exit::FAILURE
-    } else if measured > 0 {
+    } else if measured > 0 || (args.shard.is_some() && report.studies.is_empty()) {
+        // A shard that owns no study of the input did its part.
         exit::OK
     } else if !failed.is_empty() {
         exit::FAILED_ALL

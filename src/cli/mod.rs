@@ -3,6 +3,7 @@
 
 mod compare;
 mod measure;
+mod merge;
 mod phantom;
 mod scan;
 mod serve;
@@ -27,6 +28,9 @@ pub mod exit {
     pub const FAILED_ALL: u8 = 4;
     /// Another run held the output folder's lock for longer than `--lock-wait`.
     pub const BUSY: u8 = 5;
+    /// `merge`: a shard is missing, given twice, or the shards do not cover the input
+    /// exactly once (a study missing or in two shards).
+    pub const SHARDS_INCOMPLETE: u8 = 6;
 }
 
 #[derive(Parser, Debug)]
@@ -58,6 +62,9 @@ enum Command {
     /// Find the lumbar levels (L1-L2 .. L5-S1) in each study's best series and write
     /// report.json and QC images to --out.
     Measure(measure::MeasureArgs),
+    /// Join the output folders of `measure --shard K/N` runs into one report (checks
+    /// that every shard is present and every study reported exactly once).
+    Merge(merge::MergeArgs),
     /// Write a synthetic lumbar spine series (MR T1/T2 or CT, sagittal or axial) with its
     /// exact ground truth (truth.json).
     Phantom(phantom::PhantomArgs),
@@ -88,6 +95,23 @@ impl Context {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        pb
+    }
+}
+
+impl Context {
+    /// A progress bar over studies, only when stderr is a terminal and not `--quiet`.
+    pub fn study_progress(&self, total: u64) -> indicatif::ProgressBar {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "measuring {bar:30} {pos}/{len} studies ({per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         pb
     }
 }
@@ -147,6 +171,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
         Command::Measure(args) => measure::run(&ctx, args),
+        Command::Merge(args) => merge::run(&ctx, args),
         Command::Phantom(args) => phantom::run(&ctx, args),
         Command::Compare(args) => compare::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),

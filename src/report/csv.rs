@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{LevelEntry, Report, SeriesEntry};
+use crate::selection::StudySelection;
 use crate::spine::levels::LUMBAR_LEVELS;
 
 /// One row. Field order is the column order.
@@ -101,7 +102,7 @@ fn measured_row<'a>(s: &'a SeriesEntry, l: &'a LevelEntry, version: &'a str) -> 
             super::Status::Skipped => "skipped",
         },
         level: &l.level,
-        side: l.side,
+        side: &l.side,
         min_area_mm2: l.min_area_mm2,
         height_mm: l.height_mm,
         width_mm: l.width_mm,
@@ -109,7 +110,7 @@ fn measured_row<'a>(s: &'a SeriesEntry, l: &'a LevelEntry, version: &'a str) -> 
         fat_fraction: l.fat_fraction,
         root_area_mm2: l.root_area_mm2,
         neighbour_ratio: l.neighbour_ratio,
-        grade: l.grade,
+        grade: &l.grade,
         flagged: l.flagged,
         rule: rule_name(l.rule),
         confidence: l.confidence,
@@ -124,54 +125,72 @@ fn measured_row<'a>(s: &'a SeriesEntry, l: &'a LevelEntry, version: &'a str) -> 
 /// The rows of a report: the selected series of every study, or placeholder rows with
 /// the reason when a study had no usable series.
 pub fn rows(report: &Report) -> Vec<Row<'_>> {
-    let version = report.tool.version;
+    let mut by_study: std::collections::HashMap<&str, Vec<&SeriesEntry>> =
+        std::collections::HashMap::new();
+    for s in &report.series {
+        by_study
+            .entry(s.study_instance_uid.as_str())
+            .or_default()
+            .push(s);
+    }
     let mut out = Vec::new();
     for study in &report.studies {
-        let chosen = study.selected_series.as_ref().and_then(|uid| {
-            report.series.iter().find(|s| {
-                &s.series_instance_uid == uid && s.study_instance_uid == study.study_instance_uid
-            })
-        });
-        match chosen {
-            Some(s) => out.extend(s.levels.iter().map(|l| measured_row(s, l, version))),
-            None => {
-                let any = report
-                    .series
-                    .iter()
-                    .find(|s| s.study_instance_uid == study.study_instance_uid);
-                for level in LUMBAR_LEVELS {
-                    for side in ["left", "right"] {
-                        out.push(Row {
-                            study_instance_uid: &study.study_instance_uid,
-                            patient_key: any.and_then(|s| s.ids.patient_key.as_deref()),
-                            accession_key: any.and_then(|s| s.ids.accession_key.as_deref()),
-                            patient_id: any.and_then(|s| s.ids.patient_id.as_deref()),
-                            accession_number: any.and_then(|s| s.ids.accession_number.as_deref()),
-                            series_instance_uid: None,
-                            series_number: None,
-                            modality: None,
-                            weighting: None,
-                            series_status: "skipped",
-                            level,
-                            side,
-                            min_area_mm2: None,
-                            height_mm: None,
-                            width_mm: None,
-                            posterior_disc_height_mm: None,
-                            fat_fraction: None,
-                            root_area_mm2: None,
-                            neighbour_ratio: None,
-                            grade: "indeterminate",
-                            flagged: false,
-                            rule: rule_name(crate::grading::Rule::NoMeasurement),
-                            confidence: 0.0,
-                            min_area_slice_position_mm: None,
-                            labeling_warnings: 0,
-                            confidence_notes: String::new(),
-                            reason: Some(&study.summary),
-                            tool_version: version,
-                        });
-                    }
+        let series = by_study
+            .get(study.study_instance_uid.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        out.extend(study_rows(study, series, &report.tool.version));
+    }
+    out
+}
+
+/// The rows of one study, from the entries of its series.
+pub fn study_rows<'a>(
+    study: &'a StudySelection,
+    series: &[&'a SeriesEntry],
+    version: &'a str,
+) -> Vec<Row<'a>> {
+    let mut out = Vec::new();
+    let chosen = study.selected_series.as_ref().and_then(|uid| {
+        series.iter().copied().find(|s| {
+            &s.series_instance_uid == uid && s.study_instance_uid == study.study_instance_uid
+        })
+    });
+    match chosen {
+        Some(s) => out.extend(s.levels.iter().map(|l| measured_row(s, l, version))),
+        None => {
+            let any = series.first().copied();
+            for level in LUMBAR_LEVELS {
+                for side in ["left", "right"] {
+                    out.push(Row {
+                        study_instance_uid: &study.study_instance_uid,
+                        patient_key: any.and_then(|s| s.ids.patient_key.as_deref()),
+                        accession_key: any.and_then(|s| s.ids.accession_key.as_deref()),
+                        patient_id: any.and_then(|s| s.ids.patient_id.as_deref()),
+                        accession_number: any.and_then(|s| s.ids.accession_number.as_deref()),
+                        series_instance_uid: None,
+                        series_number: None,
+                        modality: None,
+                        weighting: None,
+                        series_status: "skipped",
+                        level,
+                        side,
+                        min_area_mm2: None,
+                        height_mm: None,
+                        width_mm: None,
+                        posterior_disc_height_mm: None,
+                        fat_fraction: None,
+                        root_area_mm2: None,
+                        neighbour_ratio: None,
+                        grade: "indeterminate",
+                        flagged: false,
+                        rule: rule_name(crate::grading::Rule::NoMeasurement),
+                        confidence: 0.0,
+                        min_area_slice_position_mm: None,
+                        labeling_warnings: 0,
+                        confidence_notes: String::new(),
+                        reason: Some(&study.summary),
+                        tool_version: version,
+                    });
                 }
             }
         }

@@ -17,8 +17,32 @@ use super::{LevelEntry, Report, SeriesEntry, Status};
 /// Writes `report.html` into `dir` atomically; the QC images the report names are read
 /// from `dir` and embedded.
 pub fn write_html(report: &Report, dir: &Path) -> std::io::Result<()> {
-    let page = render(report, dir);
-    crate::atomic_file::write_atomic(&dir.join("report.html"), |w| w.write_all(page.as_bytes()))
+    // Streamed to the file: with every QC image embedded, a cohort's page is far larger
+    // than its report, too large to build in memory first.
+    crate::atomic_file::write_atomic(&dir.join("report.html"), |w| {
+        let mut out = IoFmt { w, error: None };
+        match page(&mut out, report, dir) {
+            Ok(()) => Ok(()),
+            Err(std::fmt::Error) => Err(out
+                .error
+                .unwrap_or_else(|| std::io::Error::other("formatting report.html"))),
+        }
+    })
+}
+
+/// `fmt::Write` over an `io::Write`, keeping the I/O error that `fmt::Error` cannot carry.
+struct IoFmt<'a> {
+    w: &'a mut dyn std::io::Write,
+    error: Option<std::io::Error>,
+}
+
+impl std::fmt::Write for IoFmt<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.w.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
 }
 
 /// Escapes text for element content and quoted attribute values.
@@ -170,7 +194,7 @@ pub fn render(report: &Report, dir: &Path) -> String {
     h
 }
 
-fn page(h: &mut String, report: &Report, dir: &Path) -> std::fmt::Result {
+fn page(h: &mut dyn std::fmt::Write, report: &Report, dir: &Path) -> std::fmt::Result {
     writeln!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">"
@@ -193,7 +217,7 @@ fn page(h: &mut String, report: &Report, dir: &Path) -> std::fmt::Result {
     writeln!(
         h,
         "<div class=\"disclaimer\" role=\"note\">RESEARCH USE ONLY \u{2014} {}</div>",
-        esc(report.disclaimer)
+        esc(&report.disclaimer)
     )?;
     writeln!(h, "<h1>Lumbar neural foramen report</h1>")?;
     let p = &report.provenance;
@@ -202,11 +226,12 @@ fn page(h: &mut String, report: &Report, dir: &Path) -> std::fmt::Result {
         "<p class=\"meta\">{} {}{} \u{00b7} {} \u{00b7} run started {} UTC \u{00b7} {} series \
          \u{00b7} {} skipped file(s). Grades are automated and posture-dependent (foraminal \
          area changes by up to ~44% between postures): they are not a diagnosis.</p>",
-        esc(report.tool.name),
-        esc(report.tool.version),
+        esc(&report.tool.name),
+        esc(&report.tool.version),
         p.git_commit
+            .as_ref()
             .map_or(String::new(), |c| format!(" ({})", esc(c))),
-        esc(report.schema),
+        esc(&report.schema),
         esc(&p.started_utc),
         report.series.len(),
         report.skipped_files.len()
@@ -221,7 +246,7 @@ fn page(h: &mut String, report: &Report, dir: &Path) -> std::fmt::Result {
     writeln!(h, "</body>\n</html>")
 }
 
-fn summary(h: &mut String, report: &Report) -> std::fmt::Result {
+fn summary(h: &mut dyn std::fmt::Write, report: &Report) -> std::fmt::Result {
     writeln!(h, "<h2>Summary</h2>")?;
     if report.series.is_empty() {
         return writeln!(h, "<p>No DICOM series found in the input.</p>");
@@ -283,7 +308,7 @@ fn level_rows(levels: &[LevelEntry]) -> Vec<(&str, Option<&LevelEntry>, Option<&
                 rows.len() - 1
             }
         };
-        match e.side {
+        match &*e.side {
             "left" => rows[k].1 = Some(e),
             _ => rows[k].2 = Some(e),
         }
@@ -291,7 +316,7 @@ fn level_rows(levels: &[LevelEntry]) -> Vec<(&str, Option<&LevelEntry>, Option<&
     rows
 }
 
-fn summary_cell(h: &mut String, e: Option<&LevelEntry>) -> std::fmt::Result {
+fn summary_cell(h: &mut dyn std::fmt::Write, e: Option<&LevelEntry>) -> std::fmt::Result {
     let Some(e) = e else {
         return write!(
             h,
@@ -320,11 +345,11 @@ fn summary_cell(h: &mut String, e: Option<&LevelEntry>) -> std::fmt::Result {
         h,
         "<td class=\"cell {}{}\" title=\"{}\"><span class=\"area\">{} mm\u{00b2}</span>\
          <span class=\"grade\">{}</span><span class=\"{}\">confidence {}</span>",
-        grade_class(e.grade),
+        grade_class(&e.grade),
         if e.flagged { " flagged" } else { "" },
         esc(&title),
         num(e.min_area_mm2, 1),
-        esc(e.grade),
+        esc(&e.grade),
         confidence_class(e.confidence),
         num(Some(e.confidence), 2)
     )?;
@@ -334,7 +359,7 @@ fn summary_cell(h: &mut String, e: Option<&LevelEntry>) -> std::fmt::Result {
     write!(h, "</td>")
 }
 
-fn legend(h: &mut String, report: &Report) -> std::fmt::Result {
+fn legend(h: &mut dyn std::fmt::Write, report: &Report) -> std::fmt::Result {
     let t = &report.thresholds;
     writeln!(
         h,
@@ -399,7 +424,7 @@ fn legend(h: &mut String, report: &Report) -> std::fmt::Result {
     )
 }
 
-fn studies(h: &mut String, report: &Report) -> std::fmt::Result {
+fn studies(h: &mut dyn std::fmt::Write, report: &Report) -> std::fmt::Result {
     if report.studies.is_empty() {
         return Ok(());
     }
@@ -433,7 +458,12 @@ fn studies(h: &mut String, report: &Report) -> std::fmt::Result {
     Ok(())
 }
 
-fn series_section(h: &mut String, k: usize, s: &SeriesEntry, dir: &Path) -> std::fmt::Result {
+fn series_section(
+    h: &mut dyn std::fmt::Write,
+    k: usize,
+    s: &SeriesEntry,
+    dir: &Path,
+) -> std::fmt::Result {
     let status = json_name(&s.status);
     writeln!(
         h,
@@ -537,7 +567,7 @@ fn series_section(h: &mut String, k: usize, s: &SeriesEntry, dir: &Path) -> std:
 }
 
 /// Labelling warnings and the confidence notes of the levels, with where they apply.
-fn warnings(h: &mut String, s: &SeriesEntry) -> std::fmt::Result {
+fn warnings(h: &mut dyn std::fmt::Write, s: &SeriesEntry) -> std::fmt::Result {
     let mut notes: Vec<(&str, Vec<String>)> = Vec::new();
     for e in &s.levels {
         for n in &e.confidence_notes {
@@ -566,7 +596,13 @@ fn warnings(h: &mut String, s: &SeriesEntry) -> std::fmt::Result {
     writeln!(h, "</ul></div>")
 }
 
-fn figure(h: &mut String, dir: &Path, rel: &str, key: &str, caption: &str) -> std::fmt::Result {
+fn figure(
+    h: &mut dyn std::fmt::Write,
+    dir: &Path,
+    rel: &str,
+    key: &str,
+    caption: &str,
+) -> std::fmt::Result {
     match png_data_uri(dir, rel) {
         Some(uri) => writeln!(
             h,
@@ -585,7 +621,7 @@ fn figure(h: &mut String, dir: &Path, rel: &str, key: &str, caption: &str) -> st
     }
 }
 
-fn level_table(h: &mut String, levels: &[LevelEntry]) -> std::fmt::Result {
+fn level_table(h: &mut dyn std::fmt::Write, levels: &[LevelEntry]) -> std::fmt::Result {
     writeln!(
         h,
         "<h3>Measurements</h3><table class=\"levels\"><thead><tr><th>Level</th><th>Side</th>\
@@ -636,10 +672,10 @@ fn level_table(h: &mut String, levels: &[LevelEntry]) -> std::fmt::Result {
             "<tr class=\"{}{}\"><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td>\
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td>\
              <td><code>{}</code></td><td class=\"{}\">{}</td><td class=\"notes\">{}</td><td>{}</td></tr>",
-            grade_class(e.grade),
+            grade_class(&e.grade),
             if e.flagged { " flagged" } else { "" },
             esc(&e.level),
-            esc(e.side),
+            esc(&e.side),
             esc(&format!("area per plane: {}", profile.join("; "))),
             num(e.min_area_mm2, 1),
             num(e.height_mm, 1),
@@ -649,7 +685,7 @@ fn level_table(h: &mut String, levels: &[LevelEntry]) -> std::fmt::Result {
             esc(&fat),
             num(e.root_area_mm2, 1),
             num(e.neighbour_ratio, 2),
-            esc(e.grade),
+            esc(&e.grade),
             if e.flagged { " (flagged)" } else { "" },
             esc(&json_name(&e.rule)),
             confidence_class(e.confidence),
@@ -662,7 +698,7 @@ fn level_table(h: &mut String, levels: &[LevelEntry]) -> std::fmt::Result {
     writeln!(h, "</tbody></table>")
 }
 
-fn skipped(h: &mut String, report: &Report) -> std::fmt::Result {
+fn skipped(h: &mut dyn std::fmt::Write, report: &Report) -> std::fmt::Result {
     writeln!(h, "<h2>Skipped files</h2>")?;
     if report.skipped_files.is_empty() {
         return writeln!(h, "<p>None.</p>");
@@ -696,7 +732,7 @@ mod tests {
     ) -> LevelEntry {
         LevelEntry {
             level: level.into(),
-            side,
+            side: side.into(),
             min_area_mm2: area,
             height_mm: area.map(|_| 14.0),
             width_mm: area.map(|_| 7.5),
@@ -705,7 +741,7 @@ mod tests {
             fat_obliteration: None,
             root_area_mm2: None,
             neighbour_ratio: None,
-            grade,
+            grade: grade.into(),
             flagged: false,
             rule: if area.is_some() {
                 Rule::NoneFired
@@ -755,9 +791,9 @@ mod tests {
             dicom_files: Vec::new(),
         };
         Report {
-            schema: crate::report::SCHEMA,
+            schema: crate::report::SCHEMA.into(),
             tool: Tool::default(),
-            disclaimer: "Automated research output, not a diagnosis.",
+            disclaimer: "Automated research output, not a diagnosis.".into(),
             provenance: crate::report::Provenance::new(std::time::UNIX_EPOCH, false),
             thresholds: Thresholds::default(),
             studies: Vec::new(),

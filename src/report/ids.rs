@@ -27,7 +27,7 @@ impl Default for IdPolicy {
 }
 
 /// The identifiers of one series as written in the report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SeriesIds {
     /// `hmac-sha256:` + 16 hex digits of HMAC-SHA256(salt, PatientID).
     pub patient_key: Option<String>,

@@ -10,30 +10,36 @@ pub mod qc;
 
 use std::path::Path;
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use crate::selection::StudySelection;
 use crate::volume::Vec3;
 
+/// Text that is usually a constant of this build but is owned when read back from a
+/// report or `studies.jsonl` (resume, merge).
+pub type Text = Cow<'static, str>;
+
 /// Version of the report layout; bumped when a field is renamed or removed.
 pub const SCHEMA: &str = "foramen.report/1";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: Text,
+    pub version: Text,
 }
 
 impl Default for Tool {
     fn default() -> Self {
         Tool {
-            name: "foramen",
-            version: env!("CARGO_PKG_VERSION"),
+            name: Cow::Borrowed("foramen"),
+            version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Measured,
@@ -41,7 +47,7 @@ pub enum Status {
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DiscEntry {
     pub level: String,
     pub center_mm: Vec3,
@@ -50,23 +56,23 @@ pub struct DiscEntry {
     pub height_mm: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VertebraEntry {
     pub name: String,
     pub center_mm: Vec3,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SliceArea {
     pub slice_position_mm: f64,
     pub area_mm2: f64,
 }
 
 /// One level and side.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LevelEntry {
     pub level: String,
-    pub side: &'static str,
+    pub side: Text,
     pub min_area_mm2: Option<f64>,
     pub height_mm: Option<f64>,
     pub width_mm: Option<f64>,
@@ -78,7 +84,7 @@ pub struct LevelEntry {
     pub root_area_mm2: Option<f64>,
     /// `1 - area / mean(neighbouring levels, same side)`.
     pub neighbour_ratio: Option<f64>,
-    pub grade: &'static str,
+    pub grade: Text,
     pub flagged: bool,
     /// The grading rule that decided the grade.
     pub rule: crate::grading::Rule,
@@ -93,7 +99,7 @@ pub struct LevelEntry {
 }
 
 /// One series of the input, measured or not.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeriesEntry {
     pub study_instance_uid: String,
     pub series_instance_uid: String,
@@ -155,18 +161,18 @@ impl SeriesEntry {
 }
 
 /// A file that was not DICOM or could not be read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SkippedEntry {
     pub path: String,
     pub reason: String,
 }
 
 /// How and when the report was made.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Provenance {
-    pub tool_version: &'static str,
+    pub tool_version: Text,
     /// Commit the binary was built from (`-modified` when the tree had changes).
-    pub git_commit: Option<&'static str>,
+    pub git_commit: Option<Text>,
     /// Start of the run, UTC, RFC 3339.
     pub started_utc: String,
     /// Wall time of the whole run up to the report (ms).
@@ -176,36 +182,42 @@ pub struct Provenance {
     /// DICOM instances read.
     pub instances_read: usize,
     /// `salted-keys` (default) or `included` (`--include-ids`).
-    pub identifiers: &'static str,
+    pub identifiers: Text,
     /// How the keys are made.
-    pub key_scheme: &'static str,
+    pub key_scheme: Text,
+    /// With `--shard K/N`: which part of the input this report covers (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::cohort::ShardInfo>,
 }
 
 impl Provenance {
     pub fn new(started: std::time::SystemTime, include_ids: bool) -> Provenance {
         Provenance {
-            tool_version: env!("CARGO_PKG_VERSION"),
-            git_commit: option_env!("FORAMEN_GIT_COMMIT"),
+            tool_version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
+            git_commit: option_env!("FORAMEN_GIT_COMMIT").map(Cow::Borrowed),
             started_utc: humantime::format_rfc3339_seconds(started).to_string(),
             wall_ms: started.elapsed().map_or(0, |d| d.as_millis() as u64),
             threads: rayon::current_num_threads(),
             instances_read: 0,
-            identifiers: if include_ids {
+            identifiers: Cow::Borrowed(if include_ids {
                 "included"
             } else {
                 "salted-keys"
-            },
-            key_scheme: "hmac-sha256 of the identifier with the run's salt, first 64 bits in hex",
+            }),
+            key_scheme: Cow::Borrowed(
+                "hmac-sha256 of the identifier with the run's salt, first 64 bits in hex",
+            ),
+            shard: None,
         }
     }
 }
 
 /// `report.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    pub schema: &'static str,
+    pub schema: Text,
     pub tool: Tool,
-    pub disclaimer: &'static str,
+    pub disclaimer: Text,
     pub provenance: Provenance,
     /// The grading thresholds in force (defaults or `--thresholds FILE`).
     pub thresholds: crate::grading::Thresholds,

@@ -75,6 +75,17 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time (user + system) of this process so far, from /proc/self/stat (Linux).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at state (field 3).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux platform Rust supports.
+    Some(ticks / 100.0)
+}
+
 fn rss_text() -> String {
     peak_rss_mib().map_or("n/a".into(), |m| format!("{m:.0} MiB"))
 }
@@ -198,6 +209,7 @@ fn main() {
 
     // 2. The cohort.
     reset_peak_rss();
+    let cpu0 = cpu_seconds();
     let (all, measured) = timed(args.runs, || pipeline(&root, out.path(), true));
     println!(
         "cohort: {measured} series in {:.2} s median wall = {:.1} series/s, peak RSS {}",
@@ -205,6 +217,16 @@ fn main() {
         measured as f64 / all.as_secs_f64(),
         rss_text()
     );
+    // CPU time is far less sensitive than wall time to other load on a shared machine.
+    if let (Some(a), Some(b)) = (cpu0, cpu_seconds()) {
+        let per_series = (b - a) / (args.runs.max(1) * measured.max(1)) as f64;
+        println!(
+            "cohort CPU time: {:.0} ms per series (user + system) = {:.1} series/s on {} idle cores",
+            per_series * 1e3,
+            rayon::current_num_threads() as f64 / per_series,
+            rayon::current_num_threads()
+        );
+    }
 
     // 3. Stage by stage: per-series stage times are thread times, scaled to the wall
     // time of the parallel part.

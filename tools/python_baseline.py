@@ -9,8 +9,8 @@ regionprops. It measures nothing clinically meaningful; it is a cost reference.
 
     python_baseline.py SERIES_DIR... [--repeat R]
 
-Prints one JSON line per series: {"series": DIR, "ms": median wall ms, "slices": n,
-"regions": n}. Needs pydicom, numpy and scikit-image (see tools/compare-python.sh).
+Prints one JSON line per series: {"series": DIR, "ms": median wall ms, "load_ms":
+median ms of reading, sorting and building the volume, "slices": n, "regions": n}. Needs pydicom, numpy and scikit-image (see tools/compare-python.sh).
 """
 
 import argparse
@@ -73,15 +73,17 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     for folder in args.series:
-        times = []
+        times, loads = [], []
         for _ in range(max(1, args.repeat)):
             t = time.perf_counter()
             volume, spacing = load_volume(folder)
+            loads.append((time.perf_counter() - t) * 1e3)
             regions = analyse(volume, spacing)
             times.append((time.perf_counter() - t) * 1e3)
         print(json.dumps({
             "series": folder,
             "ms": round(statistics.median(times), 1),
+            "load_ms": round(statistics.median(loads), 1),
             "slices": int(volume.shape[0]),
             "regions": regions,
         }))

@@ -1,57 +1,54 @@
-//! Header scan, decoding and volume assembly of a realistic sagittal MR series
-//! (15 slices of 512×512), written to a temporary folder once.
+//! Ingest stages on generated series of realistic sizes (see `common`): header scan and
+//! grouping, decoding alone, decoding + volume assembly, and for the axial CT the
+//! reslicing to sagittal planes that localisation starts with.
 
+mod common;
+
+use common::{Size, read_series, series_dir, volume};
 use criterion::{Criterion, criterion_group, criterion_main};
-use foramen::dicom::discover;
-use foramen::dicom::write::{SeriesWriteSpec, write_series};
+use foramen::dicom::{discover, pixels};
 use foramen::series::group_series;
-use foramen::volume::assemble::plan_stack;
-use foramen::volume::{Geometry, Modality, Volume, assemble};
-use ndarray::Array3;
-
-fn series_dir() -> tempfile::TempDir {
-    let g = Geometry::new(
-        [30.0, -150.0, 120.0],
-        [0.0, 1.0, 0.0],
-        [0.0, 0.0, -1.0],
-        [4.0, 0.6, 0.6],
-        4.0,
-    )
-    .unwrap();
-    let voxels = Array3::from_shape_fn((15, 512, 512), |(k, i, j)| {
-        ((k * 31 + i * 7 + j * 3) % 4000) as f32
-    });
-    let v = Volume {
-        voxels,
-        geometry: g,
-        modality: Modality::MR,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    write_series(
-        &v,
-        &SeriesWriteSpec::synthetic("bench", "SAG T1"),
-        dir.path(),
-    )
-    .unwrap();
-    dir
-}
+use foramen::spine::canonical::canonical_stack;
+use foramen::spine::levels::{LOCALIZATION_PIXEL_MM, RESLICE_SPACING_MM};
+use foramen::volume::assemble;
+use rayon::prelude::*;
 
 fn ingest(c: &mut Criterion) {
-    let dir = series_dir();
-    let paths = vec![dir.path().to_path_buf()];
-    c.bench_function("header scan + grouping, 15 files", |b| {
-        b.iter(|| group_series(discover(&paths, &|| {}).instances))
-    });
-    let series = group_series(discover(&paths, &|| {}).instances).remove(0);
-    let plan = plan_stack(&series.instances).unwrap();
-    c.bench_function("decode + assemble 15x512x512 MR", |b| {
-        b.iter(|| assemble(&plan, Modality::MR).unwrap())
-    });
+    for size in Size::ALL {
+        let dir = series_dir(size);
+        let paths = vec![dir.clone()];
+        let mut g = c.benchmark_group(size.label());
+        g.bench_function("header scan + grouping", |b| {
+            b.iter(|| group_series(discover(&paths, &|| {}).instances))
+        });
+        let series = read_series(&dir);
+        let files: Vec<_> = series.instances.iter().map(|h| h.path.clone()).collect();
+        g.bench_function("decode", |b| {
+            b.iter(|| {
+                files
+                    .par_iter()
+                    .map(|p| pixels::decode_frames(p).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        });
+        let plan = series.plan.as_ref().unwrap();
+        let modality = series.modality_kind().unwrap();
+        g.bench_function("decode + assemble", |b| {
+            b.iter(|| assemble(plan, modality).unwrap())
+        });
+        if size == Size::CtAx200 {
+            let (_, v) = volume(size);
+            g.bench_function("reslice to sagittal", |b| {
+                b.iter(|| canonical_stack(&v, LOCALIZATION_PIXEL_MM, RESLICE_SPACING_MM).unwrap())
+            });
+        }
+        g.finish();
+    }
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(20);
+    config = Criterion::default().sample_size(10);
     targets = ingest
 }
 criterion_main!(benches);

@@ -1,48 +1,51 @@
-//! Phantom generation and level localisation/labelling on a realistic sagittal MR T1
-//! series: 15 slices of 512×512 (issue 3: generation well under 1 s; issue 4:
-//! labelling under 100 ms on 2 cores; issue 5: the whole measurement, levels and
-//! foramina, after decoding, under 150 ms).
+//! Analysis stages on decoded series of realistic sizes (see `common`): level
+//! localisation + labelling, foramen segmentation + measurement, and both together;
+//! plus phantom generation (issue 3: well under 1 s; issue 4: labelling of the MR T1
+//! under 100 ms on 2 cores; issue 5: levels + foramina after decoding under 150 ms).
 
+mod common;
+
+use common::{Size, volume};
 use criterion::{Criterion, criterion_group, criterion_main};
 use foramen::grading::Thresholds;
 use foramen::measure::localize_auto;
 use foramen::phantom::{PhantomOptions, generate};
-use foramen::series::Weighting;
 use foramen::spine::foramen::{ForamenInput, measure_foramina};
 
-fn options() -> PhantomOptions {
-    PhantomOptions::reference_mr_t1_15x512()
-}
-
 fn levels(c: &mut Criterion) {
-    let opts = options();
+    let opts = PhantomOptions::reference_mr_t1_15x512();
     c.bench_function("phantom: generate 15x512x512 MR T1 with truth", |b| {
         b.iter(|| generate(&opts).unwrap())
     });
-    let case = generate(&opts).unwrap();
-    c.bench_function("levels: localise + label 15x512x512 MR T1", |b| {
-        b.iter(|| localize_auto(&case.volume, Some(Weighting::T1)).unwrap())
-    });
-    let (model, _) = localize_auto(&case.volume, Some(Weighting::T1)).unwrap();
     let thresholds = Thresholds::default();
-    let input = ForamenInput {
-        volume: &case.volume,
-        localization: &model.localization,
-        weighting: Some(Weighting::T1),
-        thresholds: &thresholds,
-    };
-    c.bench_function("foramina: segment + measure 15x512x512 MR T1", |b| {
-        b.iter(|| measure_foramina(&input))
-    });
-    c.bench_function("measure: levels + foramina 15x512x512 MR T1", |b| {
-        b.iter(|| {
-            let (model, _) = localize_auto(&case.volume, Some(Weighting::T1)).unwrap();
-            measure_foramina(&ForamenInput {
-                localization: &model.localization,
-                ..input.clone()
+    for size in Size::ALL {
+        let (series, v) = volume(size);
+        let weighting = series.weighting;
+        let mut g = c.benchmark_group(size.label());
+        g.bench_function("levels: localise + label", |b| {
+            b.iter(|| localize_auto(&v, weighting).unwrap())
+        });
+        let (model, _) = localize_auto(&v, weighting).unwrap();
+        let input = ForamenInput {
+            volume: &v,
+            localization: &model.localization,
+            weighting,
+            thresholds: &thresholds,
+        };
+        g.bench_function("foramina: segment + measure", |b| {
+            b.iter(|| measure_foramina(&input))
+        });
+        g.bench_function("levels + foramina", |b| {
+            b.iter(|| {
+                let (model, _) = localize_auto(&v, weighting).unwrap();
+                measure_foramina(&ForamenInput {
+                    localization: &model.localization,
+                    ..input.clone()
+                })
             })
-        })
-    });
+        });
+        g.finish();
+    }
 }
 
 criterion_group! {

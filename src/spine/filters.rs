@@ -40,9 +40,9 @@ pub fn convolve_axis(a: ArrayView2<f32>, kernel: &[f32], axis: Axis) -> Array2<f
         }
         return out;
     }
-    // Each lane is copied once into a padded buffer so the inner loop is a plain dot
-    // product (no bounds clamping per tap).
+    // Each lane is copied once into a padded buffer (no bounds clamping per tap).
     let mut padded = vec![0.0f32; n + 2 * r];
+    let mut acc = vec![0.0f32; n];
     for (lane_in, mut lane_out) in a.lanes(axis).into_iter().zip(out.lanes_mut(axis)) {
         let first = lane_in[0];
         let last = lane_in[n - 1];
@@ -51,12 +51,23 @@ pub fn convolve_axis(a: ArrayView2<f32>, kernel: &[f32], axis: Axis) -> Array2<f
             *dst = *src;
         }
         padded[r + n..].fill(last);
-        for (i, o) in lane_out.iter_mut().enumerate() {
-            *o = padded[i..i + kernel.len()]
-                .iter()
-                .zip(kernel)
-                .map(|(x, w)| x * w)
-                .sum();
+        // Tap by tap over the whole lane: independent outputs vectorise, where a dot
+        // product per output is one long chain of dependent adds. Each output still
+        // sums its taps in kernel order from -0.0, exactly as `Iterator::sum` did, so
+        // results are bit-identical.
+        let contiguous = lane_out.as_slice_mut().is_some();
+        let sums: &mut [f32] = match lane_out.as_slice_mut() {
+            Some(s) => s,
+            None => &mut acc,
+        };
+        sums.fill(-0.0);
+        for (t, w) in kernel.iter().enumerate() {
+            for (o, x) in sums.iter_mut().zip(&padded[t..t + n]) {
+                *o += x * w;
+            }
+        }
+        if !contiguous {
+            lane_out.assign(&ndarray::aview1(&acc));
         }
     }
     out
@@ -160,6 +171,38 @@ mod tests {
             .map(|((i, _), v)| v * ((i as f32 - 10.0).powi(2)))
             .sum();
         assert!((var - 4.0).abs() < 0.05, "{var}");
+    }
+
+    #[test]
+    fn row_convolution_is_bit_identical_to_a_dot_product_per_pixel() {
+        // The former implementation: one in-order dot product per output pixel.
+        fn reference(a: ArrayView2<f32>, kernel: &[f32]) -> Array2<f32> {
+            let r = kernel.len() as isize / 2;
+            let w = a.ncols() as isize;
+            Array2::from_shape_fn(a.raw_dim(), |(i, j)| {
+                kernel
+                    .iter()
+                    .enumerate()
+                    .map(|(t, k)| {
+                        a[[i, (j as isize + t as isize - r).clamp(0, w - 1) as usize]] * k
+                    })
+                    .sum()
+            })
+        }
+        for (h, w, sigma) in [(5, 1, 0.7), (9, 40, 1.3), (3, 17, 4.0), (6, 64, 0.5)] {
+            let a = Array2::from_shape_fn((h, w), |(i, j)| {
+                ((i * 131 + j * 71) % 97) as f32 * 0.37 - 11.0
+            });
+            let k = gaussian_kernel(sigma);
+            let got = convolve_axis(a.view(), &k, Axis(1));
+            let want = reference(a.view(), &k);
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(g, w)| g.to_bits() == w.to_bits()),
+                "{h}x{w} sigma {sigma}"
+            );
+        }
     }
 
     #[test]

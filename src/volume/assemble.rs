@@ -1,9 +1,10 @@
 //! Ordering the slices of a series in space, checking that they form one regular
 //! stack, and decoding them into a [`Volume`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ndarray::{Array3, s};
+use ndarray::{Array3, ArrayViewMut2, s};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -353,30 +354,59 @@ pub fn plan_stack(instances: &[InstanceHeader]) -> Result<StackPlan, AssemblyErr
 }
 
 /// Decodes the slices of a planned stack, in parallel, into a volume of physical values.
+///
+/// Each file is decoded once (multi-frame files hold many slices) straight into its
+/// slices of the volume and dropped, so a series never sits in memory twice.
 pub fn assemble(plan: &StackPlan, modality: Modality) -> Result<Volume, AssemblyError> {
-    // Decode each file once (multi-frame files hold many slices), in path order.
-    let mut paths: Vec<&PathBuf> = plan.slices.iter().map(|s| &s.path).collect();
-    paths.sort();
-    paths.dedup();
-    let decoded: Vec<Result<Array3<f32>, DicomError>> =
-        paths.par_iter().map(|p| pixels::decode_frames(p)).collect();
-    let mut by_path = std::collections::HashMap::with_capacity(paths.len());
-    for (p, d) in paths.into_iter().zip(decoded) {
-        by_path.insert(p, d?);
+    // The slices each file fills, files in path order.
+    let mut by_path: BTreeMap<&PathBuf, Vec<(usize, u32)>> = BTreeMap::new();
+    for (k, s) in plan.slices.iter().enumerate() {
+        by_path.entry(&s.path).or_default().push((k, s.frame));
     }
     let mut voxels = Array3::<f32>::zeros((plan.slices.len(), plan.rows, plan.columns));
-    for (k, s) in plan.slices.iter().enumerate() {
-        let frames = &by_path[&s.path];
-        let (n, r, c) = frames.dim();
-        if s.frame as usize >= n || r != plan.rows || c != plan.columns {
-            return Err(AssemblyError::FrameShape {
-                path: s.path.clone(),
-                frame: s.frame,
-            });
+    let mut views: Vec<Option<ArrayViewMut2<f32>>> = voxels.outer_iter_mut().map(Some).collect();
+    let jobs: Vec<_> = by_path
+        .into_iter()
+        .map(|(path, slices)| {
+            let targets: Vec<(usize, u32, ArrayViewMut2<f32>)> = slices
+                .into_iter()
+                .filter_map(|(k, f)| Some((k, f, views[k].take()?)))
+                .collect();
+            (path, targets)
+        })
+        .collect();
+    // Per file: its decode error, or the first slice whose frame is missing or of the
+    // wrong size.
+    let outcomes: Vec<Result<Option<usize>, DicomError>> = jobs
+        .into_par_iter()
+        .map(|(path, targets)| {
+            let frames = pixels::decode_frames(path)?;
+            let (n, r, c) = frames.dim();
+            let mut bad = None;
+            for (k, f, mut view) in targets {
+                if f as usize >= n || r != plan.rows || c != plan.columns {
+                    bad = Some(bad.map_or(k, |b: usize| b.min(k)));
+                    continue;
+                }
+                view.assign(&frames.slice(s![f as usize, .., ..]));
+            }
+            Ok(bad)
+        })
+        .collect();
+    // Same precedence as reading everything first: the first decode error in path
+    // order, then the first bad frame in slice order.
+    let mut first_bad: Option<usize> = None;
+    for o in outcomes {
+        if let Some(k) = o? {
+            first_bad = Some(first_bad.map_or(k, |b| b.min(k)));
         }
-        voxels
-            .slice_mut(s![k, .., ..])
-            .assign(&frames.slice(s![s.frame as usize, .., ..]));
+    }
+    if let Some(k) = first_bad {
+        let s = &plan.slices[k];
+        return Err(AssemblyError::FrameShape {
+            path: s.path.clone(),
+            frame: s.frame,
+        });
     }
     Ok(Volume {
         voxels,

@@ -447,4 +447,14 @@ fn fuzzer_findings_replay_without_panicking() {
         n += 1;
     }
     assert!(n > 100);
+    // Out-of-memory findings must stay fixed too: none of this may need a gigabyte.
+    // (Other tests in this binary run their work in child processes, not counted here.)
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let peak_mb = usage.ru_maxrss / 1024;
+    assert!(
+        peak_mb < 1024,
+        "replaying the findings peaked at {peak_mb} MB"
+    );
 }

@@ -16,6 +16,41 @@ const ITEM: (u16, u16) = (0xFFFE, 0xE000);
 const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
 const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
 const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
+/// Explicit VRs with a 2-byte length field (PS3.5 7.1.2).
+const SHORT_VRS: [&[u8; 2]; 21] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN",
+    b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
+];
+/// Largest inflated size of a deflated data set (4 GiB, the most any length field can
+/// address); the walk streams, so this bounds time, not memory.
+const MAX_INFLATED: u64 = 1 << 32;
+
+/// A reader that can only skip forward: enough for the walk over a data set (only the
+/// file meta walk looks back, and it is never deflated).
+struct ForwardOnly<R>(R);
+
+impl<R: Read> Read for ForwardOnly<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> Seek for ForwardOnly<R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        match pos {
+            SeekFrom::Current(n) if n >= 0 => {
+                let skipped =
+                    std::io::copy(&mut (&mut self.0).take(n as u64), &mut std::io::sink())?;
+                if skipped < n as u64 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                Ok(0)
+            }
+            _ => Err(std::io::Error::other("backward seek in a deflated stream")),
+        }
+    }
+}
+
 /// Real data sets nest sequences a handful of levels deep.
 const MAX_DEPTH: usize = 32;
 
@@ -122,6 +157,15 @@ impl<R: Read + Seek> Walker<R> {
                 | b"UT"
                 | b"UV"
         );
+        // An unknown VR makes readers disagree on the length field's size (dcmtk reads
+        // 2 bytes, dicom-rs 4, and then allocates what those 4 bytes say): refuse it.
+        if !long && !SHORT_VRS.contains(&&vr) {
+            return Err(format!(
+                "element ({group:04X},{element:04X}) has an invalid VR {:?} at byte {}",
+                String::from_utf8_lossy(&vr),
+                self.pos - 2
+            ));
+        }
         let length = if long {
             self.skip(2)?;
             self.u32(be)?
@@ -184,7 +228,14 @@ impl<R: Read + Seek> Walker<R> {
                         tag.0, tag.1
                     ));
                 }
-                self.items(enc, end, depth + 1, None)?;
+                // UN of undefined length holds an implicit VR little endian sequence
+                // (PS3.5 6.2.2).
+                let inner = if vr.as_ref() == Some(b"UN") {
+                    Encoding::ImplicitLe
+                } else {
+                    enc
+                };
+                self.items(inner, end, depth + 1, None)?;
             } else {
                 self.check_len(tag, length, end)?;
                 if is_sq && length > 0 {
@@ -325,8 +376,37 @@ fn check_reader<R: Read + Seek>(r: R, len: u64, data_start: u64) -> Result<Check
     let enc = match ts.as_str() {
         "1.2.840.10008.1.2" => Encoding::ImplicitLe,
         "1.2.840.10008.1.2.2" => Encoding::ExplicitBe,
-        // Deflated data sets are compressed: their lengths cannot be walked here.
-        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => {
+        // Deflated: the lengths are inside the compressed stream. dicom-rs would trust
+        // them just the same, so the inflated data set is walked as a stream.
+        "1.2.840.10008.1.2.1.99" => {
+            let start = w.pos;
+            let mut r = w.r;
+            let inflated = std::io::copy(
+                &mut flate2::read::DeflateDecoder::new(&mut r).take(MAX_INFLATED + 1),
+                &mut std::io::sink(),
+            )
+            .map_err(|e| format!("deflated data set cannot be inflated: {e}"))?;
+            if inflated > MAX_INFLATED {
+                return Err(format!(
+                    "deflated data set inflates to more than {} MB",
+                    MAX_INFLATED >> 20
+                ));
+            }
+            r.seek(SeekFrom::Start(start)).map_err(|e| e.to_string())?;
+            let mut inner = Walker {
+                r: ForwardOnly(flate2::read::DeflateDecoder::new(r)),
+                pos: 0,
+                len: inflated,
+                pixel_data: PixelDataLength::Absent,
+            };
+            inner.elements(Encoding::ExplicitLe, inflated, 0, (0xFFFF, 0xFFFF))?;
+            return Ok(Checked {
+                data_end: len,
+                pixel_data: inner.pixel_data,
+            });
+        }
+        // JPIP referenced deflate: the pixel data is elsewhere.
+        "1.2.840.10008.1.2.4.95" => {
             return Ok(Checked {
                 data_end: len,
                 pixel_data: PixelDataLength::Unknown,
@@ -404,6 +484,65 @@ mod tests {
         assert!(err.contains("claims 4000000000 bytes"), "{err}");
         let body = explicit_le((0x7FE0, 0x0010), b"OW", &[0; 8], Some(1 << 30));
         assert!(check_lengths(file(&body).path(), 132).is_err());
+    }
+
+    fn deflated_file(body: &[u8]) -> tempfile::NamedTempFile {
+        use std::io::Write as _;
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        bytes.extend(explicit_le(
+            (0x0002, 0x0010),
+            b"UI",
+            b"1.2.840.10008.1.2.1.99\0",
+            None,
+        ));
+        let mut enc =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(body).unwrap();
+        bytes.extend(enc.finish().unwrap());
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), bytes).unwrap();
+        f
+    }
+
+    #[test]
+    fn walks_inside_deflated_data_sets() {
+        let mut body = explicit_le((0x0008, 0x0060), b"CS", b"MR", None);
+        body.extend(explicit_le((0x7FE0, 0x0010), b"OW", &[1, 0, 2, 0], None));
+        let ok = check_file(deflated_file(&body).path(), 132).unwrap();
+        assert_eq!(ok.pixel_data, PixelDataLength::Native(4));
+        // A lying length hidden by the compression is found all the same.
+        let mut body = explicit_le((0x0008, 0x0060), b"CS", b"MR", None);
+        body.extend(explicit_le(
+            (0x0008, 0x0008),
+            b"UN",
+            b"abc",
+            Some(4_000_000_000),
+        ));
+        let err = check_file(deflated_file(&body).path(), 132).unwrap_err();
+        assert!(err.contains("claims 4000000000 bytes"), "{err}");
+    }
+
+    #[test]
+    fn rejects_invalid_vrs_whose_length_readers_disagree_on() {
+        // Found by the header fuzzer: dicom-rs read 4 length bytes here and allocated
+        // 3.7 GB for a 5.7 KB file.
+        let mut body = explicit_le((0x0008, 0x0060), b"CS", b"MR", None);
+        body.extend_from_slice(&[0x08, 0xFF, 0x0D, 0xE0, 0, 0, 0xFE, 0xFF, 0xDD, 0xE0]);
+        let err = check_lengths(file(&body).path(), 132).unwrap_err();
+        assert!(err.contains("invalid VR"), "{err}");
+    }
+
+    #[test]
+    fn walks_undefined_length_un_as_implicit_vr() {
+        let mut body = explicit_le((0x0009, 0x1010), b"UN", &[], Some(UNDEFINED));
+        body.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        // Implicit VR element inside: tag, 4-byte length, value.
+        body.extend_from_slice(&[0x09, 0x00, 0x11, 0x10, 2, 0, 0, 0, b'A', b' ']);
+        body.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        body.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        body.extend(explicit_le((0x7FE0, 0x0010), b"OW", &[1, 0], None));
+        check_lengths(file(&body).path(), 132).unwrap();
     }
 
     #[test]

@@ -53,6 +53,7 @@ impl CorpusFile {
 }
 
 const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 const MR_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.4";
 const UID_ROOT: &str = "1.2.826.0.1.3680043.10.1403.9";
 
@@ -258,7 +259,16 @@ impl Instance {
             &(meta.len() as u32).to_le_bytes(),
         ));
         out.extend(meta);
-        out.extend(self.dataset());
+        if self.transfer_syntax == DEFLATED {
+            use std::io::Write as _;
+            let mut enc =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            // Writing to a Vec cannot fail.
+            let _ = enc.write_all(&self.dataset());
+            out.extend(enc.finish().unwrap_or_default());
+        } else {
+            out.extend(self.dataset());
+        }
         out
     }
 }
@@ -389,6 +399,31 @@ pub fn corpus() -> Vec<CorpusFile> {
         "PatientName states 65535 bytes",
         Expect::SkippedFile,
     );
+    {
+        let mut inst = damaged.clone();
+        inst.set(
+            PATIENT_NAME,
+            element_with_len(PATIENT_NAME, b"UT", b"X^Y ", 0xFFFF_FFF0),
+        );
+        inst.transfer_syntax = DEFLATED.into();
+        push(
+            "length/deflated_4gb.dcm".into(),
+            inst.file(),
+            "a 4 GB length inside a deflated data set",
+            Expect::SkippedFile,
+        );
+        let mut inst = damaged.clone();
+        inst.transfer_syntax = DEFLATED.into();
+        let mut b = inst.file();
+        let n = b.len();
+        b.truncate(n - n / 3);
+        push(
+            "truncated/deflated_stream.dcm".into(),
+            b,
+            "deflated data set cut short",
+            Expect::SkippedFile,
+        );
+    }
     push(
         "length/text_value_odd.dcm".into(),
         lie((0x0008, 0x103E), b"LO", b"ODD", 3),

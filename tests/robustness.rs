@@ -458,3 +458,44 @@ fn fuzzer_findings_replay_without_panicking() {
         "replaying the findings peaked at {peak_mb} MB"
     );
 }
+
+#[test]
+fn an_unreadable_folder_is_reported_not_fatal() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let input = root.path().join("input");
+    write_corpus(&input).unwrap();
+    for e in walkdir::WalkDir::new(&input).follow_links(false) {
+        let e = e.unwrap();
+        if e.file_type().is_dir() && !e.path().ends_with("no_permission") {
+            std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_foramen"));
+    cmd.arg("scan").arg(&input).arg("--json");
+    // Root reads any folder: run as `nobody` so the permission bits apply.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().unwrap();
+    assert_no_crash("scan as an unprivileged user", &out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let locked = json["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["path"].as_str().unwrap().contains("no_permission"))
+        .unwrap_or_else(|| panic!("unreadable folder not listed: {json}"));
+    assert!(
+        locked["reason"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ermission denied"),
+        "{locked}"
+    );
+    unlock(&input);
+}

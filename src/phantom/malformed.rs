@@ -731,6 +731,26 @@ pub fn corpus() -> Vec<CorpusFile> {
             },
         ),
         (
+            "jpeg2000_huge_siz",
+            "JPEG 2000 codestream declaring 60000x60000",
+            |i| {
+                i.transfer_syntax = "1.2.840.10008.1.2.4.90".into();
+                let mut cs = vec![0xFF, 0x4F, 0xFF, 0x51, 0x00, 0x29, 0x00, 0x00];
+                cs.extend(60_000u32.to_be_bytes());
+                cs.extend(60_000u32.to_be_bytes());
+                cs.extend([0u8; 16]);
+                cs.extend([0x00, 0x01, 0x07, 0x01, 0x01, 0xFF, 0xD9]);
+                cs.push(0);
+                let mut raw = element_with_len(PIXEL_DATA, b"OB", &[], 0xFFFF_FFFF);
+                raw.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+                raw.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+                raw.extend((cs.len() as u32).to_le_bytes());
+                raw.extend(cs);
+                raw.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+                i.set(PIXEL_DATA, raw);
+            },
+        ),
+        (
             "rle_garbage",
             "RLE transfer syntax, segment table is junk",
             |i| {

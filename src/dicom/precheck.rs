@@ -346,6 +346,7 @@ fn check_reader<R: Read + Seek>(r: R, len: u64, data_start: u64) -> Result<Check
     // File meta: explicit VR little endian; its group length bounds it, but we walk
     // element by element to find the transfer syntax.
     let mut ts = String::new();
+    let mut group_end: Option<u64> = None;
     loop {
         let start = w.pos;
         if start + 4 > len {
@@ -362,7 +363,10 @@ fn check_reader<R: Read + Seek>(r: R, len: u64, data_start: u64) -> Result<Check
             return Err("file meta element with undefined length".into());
         }
         w.check_len(tag, length, len)?;
-        if tag == (0x0002, 0x0010) {
+        if tag == (0x0002, 0x0000) && length == 4 {
+            let b = w.bytes::<4>()?;
+            group_end = Some(w.pos + u64::from(u32::from_le_bytes(b)));
+        } else if tag == (0x0002, 0x0010) {
             let mut v = vec![0u8; length as usize];
             w.r.read_exact(&mut v).map_err(|e| e.to_string())?;
             w.pos += length as u64;
@@ -372,6 +376,17 @@ fn check_reader<R: Read + Seek>(r: R, len: u64, data_start: u64) -> Result<Check
         } else {
             w.skip(length as u64)?;
         }
+    }
+    // dicom-rs takes the data set to start where the group length says: if the meta
+    // elements end elsewhere, it reads the data set from the wrong offset (and trusts
+    // whatever lengths it finds there).
+    if let Some(end) = group_end
+        && end != w.pos
+    {
+        return Err(format!(
+            "file meta group length ends the group at byte {end} but its elements end at byte {}",
+            w.pos
+        ));
     }
     let enc = match ts.as_str() {
         "1.2.840.10008.1.2" => Encoding::ImplicitLe,
@@ -503,6 +518,36 @@ mod tests {
         let f = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(f.path(), bytes).unwrap();
         f
+    }
+
+    #[test]
+    fn rejects_a_meta_group_length_that_disagrees_with_the_elements() {
+        // Found by the header fuzzer: dicom-rs starts the data set where the group
+        // length says, here inside zeros, and allocated 1.1 GB for a 2 KB file.
+        let ts = explicit_le((0x0002, 0x0010), b"UI", b"1.2.840.10008.1.2.1\0", None);
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        let wrong = ts.len() as u32 + 40;
+        bytes.extend(explicit_le(
+            (0x0002, 0x0000),
+            b"UL",
+            &wrong.to_le_bytes(),
+            None,
+        ));
+        bytes.extend(&ts);
+        bytes.extend(explicit_le((0x0008, 0x0060), b"CS", b"MR", None));
+        bytes.extend([0u8; 64]);
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), &bytes).unwrap();
+        let err = check_lengths(f.path(), 132).unwrap_err();
+        assert!(err.contains("group length"), "{err}");
+        // The same file with the right group length passes.
+        let right = ts.len() as u32;
+        let at = 132 + 8;
+        bytes[at..at + 4].copy_from_slice(&right.to_le_bytes());
+        bytes.truncate(bytes.len() - 64);
+        std::fs::write(f.path(), &bytes).unwrap();
+        check_lengths(f.path(), 132).unwrap();
     }
 
     #[test]

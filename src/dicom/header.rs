@@ -73,9 +73,11 @@ pub struct InstanceHeader {
     pub invalid_number_of_frames: Option<i64>,
 }
 
-/// Largest Rows or Columns accepted for decoding: far above any MR or CT matrix, and a
-/// bound on what a header can make us allocate.
-pub const MAX_ROWS_COLUMNS: u16 = 8192;
+/// Largest Rows or Columns accepted for decoding: four times the largest MR or CT
+/// matrices in use (1024), and a bound on what a header can make us allocate.
+pub const MAX_ROWS_COLUMNS: u16 = 4096;
+/// Largest Rows × Columns × frames of one file (as for a series: 1 GiB as f32).
+pub const MAX_PIXELS_PER_FILE: u64 = 1 << 28;
 /// Largest NumberOfFrames accepted for decoding.
 pub const MAX_FRAMES: u32 = 4096;
 
@@ -123,6 +125,13 @@ impl InstanceHeader {
         if self.number_of_frames > MAX_FRAMES {
             return Some(format!(
                 "NumberOfFrames {} exceeds the limit of {MAX_FRAMES}",
+                self.number_of_frames
+            ));
+        }
+        let pixels = u64::from(rows) * u64::from(cols) * u64::from(self.number_of_frames);
+        if pixels > MAX_PIXELS_PER_FILE {
+            return Some(format!(
+                "{rows}x{cols} x {} frames exceeds the limit of {MAX_PIXELS_PER_FILE} pixels per file",
                 self.number_of_frames
             ));
         }

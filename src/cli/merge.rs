@@ -2,9 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-use foramen::atomic_file::OutputLock;
-
 use super::{Context, exit};
 
 #[derive(clap::Args, Debug)]
@@ -25,14 +22,7 @@ pub fn run(ctx: &Context, args: MergeArgs) -> anyhow::Result<u8> {
         eprintln!("foramen: {e}");
         return Ok(exit::USAGE);
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating output folder {}", args.out.display()))?;
-    let wait = std::time::Duration::try_from_secs_f64(args.lock_wait.max(0.0))
-        .unwrap_or(std::time::Duration::MAX);
-    let Some(_lock) = OutputLock::acquire(&args.out, wait)
-        .with_context(|| format!("locking output folder {}", args.out.display()))?
-    else {
-        eprintln!("foramen: another run is writing to {}", args.out.display());
+    let Some(_lock) = super::lock_output(&args.out, args.lock_wait)? else {
         return Ok(exit::BUSY);
     };
     let report = match foramen::cohort::merge::merge(&args.shards, &args.out) {

@@ -193,6 +193,28 @@ pub fn error_chain(e: &anyhow::Error) -> String {
         .join(": ")
 }
 
+/// Creates the output folder and takes its lock, waiting up to `lock_wait` seconds for
+/// another run; `None` (after saying so on stderr) when it stayed busy.
+pub fn lock_output(
+    out: &std::path::Path,
+    lock_wait: f64,
+) -> anyhow::Result<Option<foramen::atomic_file::OutputLock>> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating output folder {}", out.display()))?;
+    let wait = std::time::Duration::try_from_secs_f64(lock_wait.max(0.0))
+        .unwrap_or(std::time::Duration::MAX);
+    let lock = foramen::atomic_file::OutputLock::acquire(out, wait)
+        .with_context(|| format!("locking output folder {}", out.display()))?;
+    if lock.is_none() {
+        eprintln!(
+            "foramen: another run is writing to {} (waited {lock_wait} s)",
+            out.display()
+        );
+    }
+    Ok(lock)
+}
+
 /// Paths given on the command line must exist; anything else is a usage error.
 pub fn check_inputs(paths: &[PathBuf]) -> anyhow::Result<()> {
     for p in paths {

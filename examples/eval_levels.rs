@@ -83,6 +83,27 @@ fn main() {
                 }
             }
         }
+        if std::env::var_os("EVAL_VERBOSE").is_some() && !wrong.is_empty() {
+            for t in &case.truth.discs {
+                println!(
+                    "    truth {:7} x {:6.1} y {:6.1} z {:6.1}",
+                    t.level, t.center_mm[0], t.center_mm[1], t.center_mm[2]
+                );
+            }
+            for d in &loc.discs {
+                println!(
+                    "    found {:7} x {:6.1} y {:6.1} z {:6.1} tilt {:5.1} resp {:.4} h {:?} conf {:.2}",
+                    d.level,
+                    d.center_mm[0],
+                    d.center_mm[1],
+                    d.center_mm[2],
+                    d.tilt_deg,
+                    d.response,
+                    d.height_mm.map(|h| (h * 10.0).round() / 10.0),
+                    d.confidence
+                );
+            }
+        }
         let warned = !loc.labeling_warnings.is_empty() || note.is_some();
         if case.truth.transitional {
             trans_cases += 1;

@@ -73,6 +73,10 @@ pub struct Localization {
     /// Sum of the chain's disc responses: compares contrasts on the same image.
     #[serde(skip)]
     pub chain_score: f64,
+    /// The lower end of the chain is in doubt: fewer than five lumbar discs, or the
+    /// lowest disc does not look lumbosacral.
+    #[serde(skip)]
+    pub lower_end_doubt: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,38 +131,58 @@ pub fn localize(
         .par_iter()
         .map(|p| disc_responses(p, px, &params))
         .collect();
-    let first = chain_for(
-        &stack,
-        &planes,
-        &responses,
-        expected,
-        &params,
-        volume.modality == Modality::CT,
-    );
-    if volume.modality == Modality::CT {
-        return first.map(|loc| {
-            (
-                SpineModel {
-                    stack,
-                    planes,
-                    localization: loc,
-                },
-                None,
-            )
-        });
+    let is_ct = volume.modality == Modality::CT;
+    let evidence = Evidence {
+        stack: &stack,
+        all_responses: &responses,
+        params: &params,
+        is_ct,
+        focus_x_mm: None,
+    };
+    // Discs are a midline structure. When the first pass leaves the lower end in doubt,
+    // candidates are taken again from the planes through the vertebral bodies only
+    // (around the midline the first pass found): bands in lateral planes (psoas, pelvis,
+    // bowel) can blur the lower discs' positions and tilts until the chain cannot step
+    // onto them. The second pass is kept when it resolves the doubt.
+    let (loc, warning) = localize_pass(&planes, &evidence, expected)?;
+    let (loc, warning) = if loc.lower_end_doubt {
+        let focused = Evidence {
+            focus_x_mm: Some(loc.midline_x_mm),
+            ..evidence
+        };
+        match localize_pass(&planes, &focused, expected) {
+            Ok(second) if !second.0.lower_end_doubt => second,
+            _ => (loc, warning),
+        }
+    } else {
+        (loc, warning)
+    };
+    Ok((
+        SpineModel {
+            stack,
+            planes,
+            localization: loc,
+        },
+        warning,
+    ))
+}
+
+/// One localisation pass: the chain of the expected contrast and, on MR, of the
+/// opposite one, keeping the more plausible spine.
+fn localize_pass(
+    planes: &[Array2<f32>],
+    evidence: &Evidence,
+    expected: DiscContrast,
+) -> Result<(Localization, Option<String>), LocalizeError> {
+    let first = chain_for(planes, evidence, expected);
+    if evidence.is_ct {
+        return first.map(|loc| (loc, None));
     }
     let other = match expected {
         DiscContrast::Darker => DiscContrast::Brighter,
         DiscContrast::Brighter => DiscContrast::Darker,
     };
-    let second = chain_for(
-        &stack,
-        &planes,
-        &responses,
-        other,
-        &params,
-        volume.modality == Modality::CT,
-    );
+    let second = chain_for(planes, evidence, other);
     let name = |c: DiscContrast| {
         if c == DiscContrast::Brighter {
             "brighter"
@@ -212,14 +236,7 @@ pub fn localize(
         ),
         (Err(e), Err(_)) => return Err(e),
     };
-    Ok((
-        SpineModel {
-            stack,
-            planes,
-            localization: loc,
-        },
-        warning,
-    ))
+    Ok((loc, warning))
 }
 
 /// Disc chain and labels for one contrast.
@@ -230,6 +247,7 @@ fn contrast_candidates(
     all_responses: &[PlaneResponse],
     contrast: DiscContrast,
     params: &DiscParams,
+    focus_x_mm: Option<f64>,
 ) -> Result<(Vec<Candidate>, Vec<f64>), LocalizeError> {
     let px = stack.pixel_mm;
     let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
@@ -237,7 +255,11 @@ fn contrast_candidates(
     // Planes through the vertebral bodies carry most of the disc response; weight them.
     let strength: Vec<f64> = responses
         .iter()
-        .map(|(r, _)| {
+        .enumerate()
+        .map(|(k, (r, _))| {
+            if focus_x_mm.is_some_and(|x| (stack.plane_x_mm(k) - x).abs() > FOCUS_HALF_WIDTH_MM) {
+                return 0.0;
+            }
             let v: Vec<f32> = r.iter().copied().filter(|v| *v > 0.0).collect();
             let p = percentile(&v, 99.0).unwrap_or(0.0) as f64;
             v.iter()
@@ -261,8 +283,11 @@ fn contrast_candidates(
             continue;
         }
         for ((r, c), v) in resp.indexed_iter() {
-            composite[[r, c]] += wk * v / wsum as f32;
             let n = normals[[r, c]];
+            if *v <= 0.0 {
+                continue;
+            }
+            composite[[r, c]] += wk * v / wsum as f32;
             let acc = &mut normal_sum[[r, c]];
             acc[0] += wk * v * n[0];
             acc[1] += wk * v * n[1];
@@ -318,17 +343,21 @@ fn band_centre(resp: &Array2<f32>, p: (f64, f64), normal: [f64; 2], px: f64) -> 
 }
 
 fn chain_for(
-    stack: &CanonicalStack,
     planes: &[Array2<f32>],
-    all_responses: &[PlaneResponse],
+    evidence: &Evidence,
     contrast: DiscContrast,
-    params: &DiscParams,
-    is_ct: bool,
 ) -> Result<Localization, LocalizeError> {
+    let Evidence {
+        stack,
+        all_responses,
+        params,
+        focus_x_mm,
+        ..
+    } = *evidence;
     let px = stack.pixel_mm;
     let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
         all_responses.iter().map(|r| r.get(contrast)).collect();
-    let (cands, weights) = contrast_candidates(stack, all_responses, contrast, params)?;
+    let (cands, weights) = contrast_candidates(stack, all_responses, contrast, params, focus_x_mm)?;
     let mut top: Vec<f64> = cands.iter().map(|c| c.response).collect();
     top.truncate(8);
     top.sort_by(f64::total_cmp);
@@ -370,13 +399,7 @@ fn chain_for(
         chain.iter().map(|&i| (cands[i], contrast)).collect();
     let mut notes = Vec::new();
     trim_non_vertebral(&mut picked, &mid_plane_image, px, &mut notes);
-    let evidence = Evidence {
-        stack,
-        all_responses,
-        params,
-        is_ct,
-    };
-    refine_lumbosacral(&mut picked, &evidence, &cands, contrast, &mut notes);
+    refine_lumbosacral(&mut picked, evidence, &cands, contrast, &mut notes);
 
     // Midline: response-weighted plane position of the chain's discs.
     let plane_of = |r: usize, c: usize| -> f64 {
@@ -488,6 +511,7 @@ fn chain_for(
         sacrum_in_view,
         lumbar_count,
         labeling_warnings: warnings,
+        lower_end_doubt: label_factor < 1.0 || lumbar_found < 5,
         chain_score: picked
             .iter()
             .filter(|(_, c)| *c == contrast)
@@ -599,7 +623,13 @@ fn trim_non_vertebral(
         let k = picked.len() - 2;
         let Some((mean, sd)) = cores[k] else { break };
         let odd_mean = (mean - ref_mean).abs() > 4.0 * spread + 0.15 * ref_mean.abs();
-        let odd_texture = sd > 2.5 * ref_sd.max(1e-6);
+        // Smoothed slabs can make bodies almost noise-free: texture counts as odd only
+        // above a floor tied to the brightness (sclerosis next to a collapsed disc
+        // roughens a body without making it non-vertebral).
+        let odd_texture = sd > 2.5 * ref_sd.max(0.05 * ref_mean.abs()).max(1e-6);
+        tracing::debug!(
+            "trim: segment {k} core mean {mean:.3} sd {sd:.3}; reference mean {ref_mean:.3} sd {ref_sd:.3} spread {spread:.3}"
+        );
         if !(odd_mean || odd_texture) {
             break;
         }
@@ -617,12 +647,20 @@ fn trim_non_vertebral(
 /// the others: a degenerated L5-S1 disc can show the opposite contrast (dark on T2)
 /// and be missed, and an S1-S2 remnant below L5-S1 can be taken for a mobile disc.
 /// The image evidence shared by the chain-building steps of one series.
+#[derive(Clone, Copy)]
 struct Evidence<'a> {
     stack: &'a CanonicalStack,
     all_responses: &'a [PlaneResponse],
     params: &'a DiscParams,
     is_ct: bool,
+    /// Patient x (mm) of the spine's midline once known: candidates then come from the
+    /// planes within [`FOCUS_HALF_WIDTH_MM`] of it.
+    focus_x_mm: Option<f64>,
 }
+
+/// Half the left-right extent of the planes through the vertebral bodies that carry
+/// disc evidence (lumbar bodies are 40-50 mm wide).
+const FOCUS_HALF_WIDTH_MM: f64 = 20.0;
 
 fn refine_lumbosacral(
     picked: &mut Vec<(Candidate, DiscContrast)>,
@@ -636,6 +674,7 @@ fn refine_lumbosacral(
         all_responses,
         params,
         is_ct,
+        focus_x_mm,
     } = *evidence;
     let px = stack.pixel_mm;
     let tilt = |c: &Candidate| c.normal[1].atan2(c.normal[0]).to_degrees();
@@ -701,7 +740,7 @@ fn refine_lumbosacral(
     let others = if is_ct {
         Vec::new()
     } else {
-        contrast_candidates(stack, all_responses, other, params)
+        contrast_candidates(stack, all_responses, other, params, focus_x_mm)
             .map(|(c, _)| c)
             .unwrap_or_default()
     };
@@ -902,6 +941,24 @@ fn count_lumbar(discs: &[Disc], steps: &[f64], warnings: &mut Vec<String>) -> Op
     if drop < 0.10 {
         return None;
     }
+    // Spacing also grows gently down a normal lumbar spine, so a split elsewhere than
+    // above the fifth vertebra must be clearly better than that one to be believed; a
+    // split leaving fewer than four or more than six lumbar-type vertebrae is not an
+    // anatomical variant but noise in the spacings.
+    if k != 5 {
+        // Squared residuals of the two-group model split above vertebra `j`.
+        let sse = |j: usize| {
+            let (lower, upper) = (&from_bottom[..j], &from_bottom[j..]);
+            let (ml, mu) = (mean(lower), mean(upper));
+            lower.iter().map(|v| (v - ml).powi(2)).sum::<f64>()
+                + upper.iter().map(|v| (v - mu).powi(2)).sum::<f64>()
+        };
+        // Without two vertebrae above the fifth, the usual count cannot be ruled out.
+        let clearly_better = 5 <= from_bottom.len() - 2 && sse(k) <= 0.5 * sse(5);
+        if !(4..=6).contains(&k) || !clearly_better {
+            return None;
+        }
+    }
     if k != 5 {
         let kind = if k < 5 {
             "possible sacralised L5 (four lumbar vertebrae)"
@@ -1013,6 +1070,64 @@ mod tests {
             },
             disc_z,
         )
+    }
+
+    /// Discs head to feet whose spacings, from the sacrum up, are `from_bottom`.
+    fn discs_with_spacings(from_bottom: &[f64]) -> (Vec<Disc>, Vec<f64>) {
+        let steps: Vec<f64> = from_bottom.iter().rev().copied().collect();
+        let mut z = 0.0;
+        let mut discs = vec![z];
+        for s in &steps {
+            z -= s;
+            discs.push(z);
+        }
+        let discs = discs
+            .into_iter()
+            .map(|z| Disc {
+                level: String::new(),
+                center_mm: [0.0, 0.0, z],
+                axis: [0.0, 0.0, -1.0],
+                tilt_deg: 0.0,
+                height_mm: Some(9.0),
+                confidence: 1.0,
+                response: 1.0,
+                canonical: [0.0; 3],
+            })
+            .collect();
+        (discs, steps)
+    }
+
+    #[test]
+    fn lumbar_count_needs_a_clear_thoracolumbar_drop() {
+        // Lumbar vertebrae ~35 mm apart, thoracic ~28 mm (a 20% drop).
+        let cases: Vec<(Vec<f64>, Option<u8>)> = vec![
+            // Five lumbar vertebrae, then three thoracic.
+            (
+                vec![36.0, 35.0, 34.0, 34.0, 33.0, 28.0, 27.5, 27.0],
+                Some(5),
+            ),
+            // Four lumbar (sacralised L5): the drop is above the fourth.
+            (
+                vec![36.0, 35.0, 34.0, 33.5, 28.0, 27.5, 27.0, 27.0],
+                Some(4),
+            ),
+            // A steady decrease gives no clearly better split than the usual one.
+            (vec![37.0, 35.0, 33.0, 31.0, 29.0, 27.0, 25.0], Some(5)),
+            // A drop above the second vertebra is noise, not two lumbar vertebrae.
+            (vec![40.0, 39.0, 30.0, 31.0, 30.0, 31.0], None),
+        ];
+        for (spacings, expected) in cases {
+            let (discs, steps) = discs_with_spacings(&spacings);
+            let mut warnings = Vec::new();
+            let got = count_lumbar(&discs, &steps, &mut warnings);
+            assert_eq!(got, expected, "{spacings:?}: {warnings:?}");
+            let transitional = warnings.iter().any(|w| w.contains("lumbar-type"));
+            assert_eq!(
+                transitional,
+                expected.is_some_and(|k| k != 5),
+                "{spacings:?}: {warnings:?}"
+            );
+        }
     }
 
     #[test]

@@ -754,19 +754,30 @@ fn refine_lumbosacral(
                 .iter()
                 .map(|c| (c, other, c.response / ref_other.max(1e-12))),
         )
-        .filter(|(c, _, rel)| {
+        .filter(|(c, found_contrast, rel)| {
             // One (possibly wedge-shaped, short) vertebra below, roughly along the axis.
             let d = [(c.r - low.r) * px, (c.c - low.c) * px];
             let len = (d[0] * d[0] + d[1] * d[1]).sqrt();
             let along = (d[0] * low.normal[0] + d[1] * low.normal[1]) / len.max(1e-9);
             let tilt_gain = tilt(c) - tilt(&low);
-            (0.4 * step..=1.3 * step).contains(&len)
+            // A band of the chain's own contrast that the chain search left out must be a
+            // full disc a full vertebra down: below a lumbosacral disc the S1-S2 junction
+            // is a weaker band, closer (S1 is shorter than a body plus a disc).
+            let own_ok = *found_contrast != contrast || (*rel >= 0.6 && len >= 0.85 * step);
+            own_ok
+                && (0.4 * step..=1.3 * step).contains(&len)
                 && along >= 50f64.to_radians().cos()
                 && *rel >= 0.3
                 && (0.0..=45.0).contains(&tilt_gain)
                 && tilt(c) >= 12.0
         })
         .max_by(|a, b| a.2.total_cmp(&b.2));
+    tracing::debug!(
+        "rescue below {:?}: step {step:.1} mm, tilt {:.1}, best {:?}",
+        (low.r, low.c),
+        tilt(&low),
+        best.map(|(c, k, rel)| (c.r, c.c, tilt(c), k, rel, step_mm(&low, c)))
+    );
     if let Some((c, found_contrast, _)) = best {
         if found_contrast != contrast {
             notes.push(format!(

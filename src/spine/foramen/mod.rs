@@ -101,6 +101,10 @@ const LATERAL: (f64, f64) = (0.25, 1.0);
 const PRIOR: (f64, f64) = (0.5, 0.15);
 const PRIOR_SIGMA: (f64, f64) = (0.25, 0.3);
 
+/// How far from the disc row the foramen's front is looked for when measuring the
+/// posterior disc height (fraction of the disc spacing).
+const PDH_FRONT_REACH: f64 = 0.3;
+
 /// Local anatomical scale: mean distance from a disc to its neighbours (mm).
 fn disc_spacing(loc: &Localization, i: usize) -> f64 {
     let d = &loc.discs;
@@ -669,8 +673,9 @@ fn posterior_disc_height(
     }
     // Column of the disc centre: the ROI starts at ROI_A.0·S behind it.
     let centre = -ROI_A.0 * s / px;
-    // The foramen's front on the disc row, or on the nearest row within 3 mm.
-    let reach = (3.0 / px).ceil() as i64;
+    // The foramen's front on the disc row, or on the nearest row: a narrowed foramen
+    // can lie wholly above the disc row (its front is then the upper body's margin).
+    let reach = (PDH_FRONT_REACH * s / px).ceil() as i64;
     let front = (0..=reach)
         .flat_map(|d| [i0 - d, i0 + d])
         .filter(|&i| i >= 0 && i < h as i64)

@@ -228,19 +228,36 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
     let is_ct = v.modality == Modality::CT;
     let planes = slice_planes(v);
     // Disc centres moved onto the midline of the posterior elements (see
-    // `midline_offset`); the spacing stays that of the level search.
+    // `midline_offset`); the spacing stays that of the level search. The midline is
+    // smooth along the spine, so each disc takes the median of the midlines found at it
+    // and its two neighbours either side (one level's symmetry can lock onto the wrong
+    // structure when its disc centre is far off).
     let discs: Vec<crate::spine::levels::Disc> = match planes.first() {
-        Some(p0) => loc
-            .discs
-            .par_iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let off = midline_offset(v, d, disc_spacing(loc, i), p0.normal);
-                let mut d = d.clone();
-                d.center_mm = crate::volume::geometry::add(d.center_mm, scale(p0.normal, off));
-                d
-            })
-            .collect(),
+        Some(p0) => {
+            let n = p0.normal;
+            let mids: Vec<f64> = loc
+                .discs
+                .par_iter()
+                .enumerate()
+                .map(|(i, d)| dot(d.center_mm, n) + midline_offset(v, d, disc_spacing(loc, i), n))
+                .collect();
+            loc.discs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let mut near: Vec<f64> =
+                        mids[i.saturating_sub(2)..(i + 3).min(mids.len())].to_vec();
+                    near.sort_by(f64::total_cmp);
+                    let m = near[near.len() / 2];
+                    let mut d = d.clone();
+                    d.center_mm = crate::volume::geometry::add(
+                        d.center_mm,
+                        scale(n, m - dot(d.center_mm, n)),
+                    );
+                    d
+                })
+                .collect()
+        }
         None => loc.discs.clone(),
     };
     let mut jobs = Vec::new();

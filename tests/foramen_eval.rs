@@ -13,22 +13,22 @@ fn phantom_foramen_accuracy_does_not_regress() {
     let report = s.report();
     eprintln!("{report}");
     assert_eq!(s.total, 80, "{report}");
-    // Measured when set: 70/80 found, 52/80 areas within tolerance, median area error
-    // 3.3 %, heights 54/70 within 1.5 mm, grades 45/80.
-    assert!(s.found >= 64, "found {} < 64\n{report}", s.found);
+    // Measured when set: 70/80 found, 53/80 areas within tolerance, median area error
+    // 3.0 %, heights 55/70 within 1.5 mm, grades 49/80.
+    assert!(s.found >= 68, "found {} < 68\n{report}", s.found);
     assert!(
-        s.area_ok >= 47,
-        "areas within tolerance {} < 47\n{report}",
+        s.area_ok >= 51,
+        "areas within tolerance {} < 51\n{report}",
         s.area_ok
     );
     assert!(
-        s.median_abs_area_error < 0.06,
-        "median area error {:.1}% >= 6%\n{report}",
+        s.median_abs_area_error < 0.045,
+        "median area error {:.1}% >= 4.5%\n{report}",
         100.0 * s.median_abs_area_error
     );
     assert!(
-        s.height_ok * 100 >= s.height_n * 70,
-        "heights within 1.5 mm under 70%\n{report}"
+        s.height_ok * 100 >= s.height_n * 75,
+        "heights within 1.5 mm under 75%\n{report}"
     );
-    assert!(s.grade_ok >= 40, "grades {} < 40\n{report}", s.grade_ok);
+    assert!(s.grade_ok >= 47, "grades {} < 47\n{report}", s.grade_ok);
 }

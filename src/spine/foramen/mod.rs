@@ -101,6 +101,10 @@ const LATERAL: (f64, f64) = (0.25, 1.0);
 const PRIOR: (f64, f64) = (0.5, 0.15);
 const PRIOR_SIGMA: (f64, f64) = (0.25, 0.3);
 
+/// How far from the disc row the foramen's front is looked for when measuring the
+/// posterior disc height (fraction of the disc spacing).
+const PDH_FRONT_REACH: f64 = 0.3;
+
 /// Local anatomical scale: mean distance from a disc to its neighbours (mm).
 fn disc_spacing(loc: &Localization, i: usize) -> f64 {
     let d = &loc.discs;
@@ -118,6 +122,99 @@ fn disc_spacing(loc: &Localization, i: usize) -> f64 {
     }
 }
 
+/// Left-right offset (mm, along `normal`) of the mirror plane of the posterior elements
+/// around a disc from the disc centre the level search reported. The foramina are
+/// searched on either side of the midline, and a disc centre a few millimetres off to one
+/// side shifts both search windows; the pedicles, canal and facets are close to
+/// mirror-symmetric, so the plane about which the image best matches its mirror image is
+/// taken as the midline. Sampled on a millimetre grid from the image alone.
+fn midline_offset(v: &Volume, disc: &crate::spine::levels::Disc, s: f64, normal: Vec3) -> f64 {
+    let up = scale(disc.axis, -1.0);
+    let Some(up) = crate::volume::geometry::normalize(sub(up, scale(normal, dot(up, normal))))
+    else {
+        return 0.0;
+    };
+    let mut back = crate::volume::geometry::cross(normal, up);
+    if back[1] < 0.0 {
+        back = scale(back, -1.0);
+    }
+    let (du, dvw) = (1.0, 1.5);
+    let reach = (1.4 * s / du).round() as i64;
+    let nu = (2 * reach + 1) as usize;
+    let vs: Vec<f64> = (0..)
+        .map(|k| -0.2 * s + k as f64 * dvw)
+        .take_while(|&x| x <= 1.25 * s)
+        .collect();
+    let ws: Vec<f64> = (0..)
+        .map(|k| -0.6 * s + k as f64 * dvw)
+        .take_while(|&x| x <= 0.6 * s)
+        .collect();
+    // grid[u][k] over the (v, w) samples k.
+    let grid: Vec<Vec<f32>> = (0..nu)
+        .map(|iu| {
+            let u = (iu as i64 - reach) as f64 * du;
+            let mut col = Vec::with_capacity(vs.len() * ws.len());
+            for &vv in &vs {
+                for &ww in &ws {
+                    let p = crate::volume::geometry::add(
+                        disc.center_mm,
+                        crate::volume::geometry::add(
+                            scale(normal, u),
+                            crate::volume::geometry::add(scale(back, vv), scale(up, ww)),
+                        ),
+                    );
+                    col.push(roi::sample_at(v, p));
+                }
+            }
+            col
+        })
+        .collect();
+    // Mirror about half-index m/2 (0.5 mm steps): columns m - k and k.
+    let u_min = (3.0 / du).round() as i64;
+    let u_max = (1.0 * s / du).round() as i64;
+    let shift_max = (0.4 * s / du * 2.0).round() as i64;
+    let mut best = (f64::NEG_INFINITY, 0i64);
+    for m2 in -shift_max..=shift_max {
+        // Mirror centre in grid units: c = m2 / 2.
+        let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f64, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for d in u_min..=u_max {
+            // Pairs c - d' and c + d' with c = m2/2: indices (m2 - t) and t, t = ceil.
+            let hi = (m2 + 2 * d + 1).div_euclid(2);
+            let lo = m2 - hi;
+            let (ih, il) = (hi + reach, lo + reach);
+            if ih < 0 || il < 0 || ih as usize >= nu || il as usize >= nu {
+                continue;
+            }
+            for (a, b) in grid[ih as usize].iter().zip(&grid[il as usize]) {
+                if a.is_finite() && b.is_finite() {
+                    let (a, b) = (*a as f64, *b as f64);
+                    n += 1.0;
+                    sa += a;
+                    sb += b;
+                    saa += a * a;
+                    sbb += b * b;
+                    sab += a * b;
+                }
+            }
+        }
+        if n < 100.0 {
+            continue;
+        }
+        let cov = sab / n - sa / n * sb / n;
+        let va = saa / n - (sa / n).powi(2);
+        let vb = sbb / n - (sb / n).powi(2);
+        let r = cov / (va * vb).sqrt().max(1e-12);
+        if r > best.0 {
+            best = (r, m2);
+        }
+    }
+    if best.0.is_finite() {
+        best.1 as f64 * 0.5 * du
+    } else {
+        0.0
+    }
+}
+
 struct Job {
     level: usize,
     side: Side,
@@ -130,6 +227,39 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
     let v = input.volume;
     let is_ct = v.modality == Modality::CT;
     let planes = slice_planes(v);
+    // Disc centres moved onto the midline of the posterior elements (see
+    // `midline_offset`); the spacing stays that of the level search. The midline is
+    // smooth along the spine, so each disc takes the median of the midlines found at it
+    // and its two neighbours either side (one level's symmetry can lock onto the wrong
+    // structure when its disc centre is far off).
+    let discs: Vec<crate::spine::levels::Disc> = match planes.first() {
+        Some(p0) => {
+            let n = p0.normal;
+            let mids: Vec<f64> = loc
+                .discs
+                .par_iter()
+                .enumerate()
+                .map(|(i, d)| dot(d.center_mm, n) + midline_offset(v, d, disc_spacing(loc, i), n))
+                .collect();
+            loc.discs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let mut near: Vec<f64> =
+                        mids[i.saturating_sub(2)..(i + 3).min(mids.len())].to_vec();
+                    near.sort_by(f64::total_cmp);
+                    let m = near[near.len() / 2];
+                    let mut d = d.clone();
+                    d.center_mm = crate::volume::geometry::add(
+                        d.center_mm,
+                        scale(n, m - dot(d.center_mm, n)),
+                    );
+                    d
+                })
+                .collect()
+        }
+        None => loc.discs.clone(),
+    };
     let mut jobs = Vec::new();
     let mut level_info = Vec::new();
     for name in LUMBAR_LEVELS {
@@ -140,7 +270,7 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
         let s = disc_spacing(loc, di);
         level_info.push(Some((di, s)));
         for plane in &planes {
-            let d = &loc.discs[di];
+            let d = &discs[di];
             let offset = dot(sub(plane.point, d.center_mm), plane.normal);
             if offset.abs() < LATERAL.0 * s || offset.abs() > LATERAL.1 * s {
                 continue;
@@ -160,7 +290,7 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
         .par_iter()
         .map(|job| {
             let (di, s) = level_info[job.level]?;
-            let (roi, image) = level_roi(&job.plane, &loc.discs[di], s, v)?;
+            let (roi, image) = level_roi(&job.plane, &discs[di], s, v)?;
             let px = roi.pixel_mm;
             let params = SegmentParams {
                 is_ct,
@@ -200,7 +330,7 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
             }
             continue;
         };
-        let disc = &loc.discs[di];
+        let disc = &discs[di];
         // The plane nearest the disc centre, for the posterior disc height (shared by
         // both sides: the level's grids are aligned across planes).
         let mid = planes
@@ -560,8 +690,9 @@ fn posterior_disc_height(
     }
     // Column of the disc centre: the ROI starts at ROI_A.0·S behind it.
     let centre = -ROI_A.0 * s / px;
-    // The foramen's front on the disc row, or on the nearest row within 3 mm.
-    let reach = (3.0 / px).ceil() as i64;
+    // The foramen's front on the disc row, or on the nearest row: a narrowed foramen
+    // can lie wholly above the disc row (its front is then the upper body's margin).
+    let reach = (PDH_FRONT_REACH * s / px).ceil() as i64;
     let front = (0..=reach)
         .flat_map(|d| [i0 - d, i0 + d])
         .filter(|&i| i >= 0 && i < h as i64)
@@ -571,17 +702,29 @@ fn posterior_disc_height(
     if span < 4.0 / px {
         return None;
     }
-    let (mut ups, mut downs) = (Vec::new(), Vec::new());
     let (j0, j1) = (
         (centre + 0.1 * span).max(0.0).round() as usize,
         (centre + 0.55 * span).round() as usize,
     );
-    for j in j0..=j1 {
-        if let Some((u, d)) = endplates_at_column(image, px, j, i0, s) {
-            ups.push((j as f64, u));
-            downs.push((j as f64, d));
-        }
-    }
+    let pairs: Vec<(f64, f64, f64)> = (j0..=j1)
+        .filter_map(|j| endplates_at_column(image, px, j, i0, s).map(|(u, d)| (j as f64, u, d)))
+        .collect();
+    // Columns whose gap is far from the others' took a step inside a body (or across a
+    // collapsed disc) for the endplate: dropped (median and MAD of the gaps).
+    let mut gaps: Vec<f64> = pairs.iter().map(|p| p.2 - p.1).collect();
+    gaps.sort_by(f64::total_cmp);
+    let med = *gaps.get(gaps.len() / 2)?;
+    let mut dev: Vec<f64> = gaps.iter().map(|g| (g - med).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    let mad = dev[dev.len() / 2];
+    let keep = 3.0 * mad + 1.0 / px;
+    let kept: Vec<&(f64, f64, f64)> = pairs
+        .iter()
+        .filter(|p| (p.2 - p.1 - med).abs() <= keep)
+        .collect();
+    let tail = &kept[..];
+    let ups: Vec<(f64, f64)> = tail.iter().map(|p| (p.0, p.1)).collect();
+    let downs: Vec<(f64, f64)> = tail.iter().map(|p| (p.0, p.2)).collect();
     if ups.len() < 4 {
         return None;
     }

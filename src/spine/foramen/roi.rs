@@ -154,6 +154,11 @@ impl RoiFrame {
     }
 }
 
+/// The volume at a patient point (trilinear; NaN outside the data).
+pub fn sample_at(v: &Volume, p: Vec3) -> f32 {
+    trilinear(&v.voxels, v.geometry.lps_to_index(p))
+}
+
 /// Bilinear interpolation on slice `k` at fractional (row, column); NaN outside.
 fn bilinear_slice(a: &Array3<f32>, k: f64, r: f64, c: f64) -> f32 {
     let (n, h, w) = a.dim();

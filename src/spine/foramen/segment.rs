@@ -11,7 +11,8 @@
 //!    size and lie where a foramen can be are scored by size and by a positional prior;
 //!    the best one seeds the segmentation and gives the fat level `fat_ref`;
 //! 3. the fat mask is regrown at a threshold derived from `fat_ref` (between fat and
-//!    the next darker tissue), closed morphologically (the keyhole mouth and notches),
+//!    the next darker tissue), closed morphologically with a disk of a root's size (the
+//!    keyhole mouth, and the root where it lies in a notch of the fat; cortex excluded),
 //!    holes filled, and pockets of non-bone tissue mostly surrounded by fat (the root
 //!    where it touches a pedicle) added;
 //! 4. the boundary is placed at the local half level between `fat_ref` and the tissue
@@ -26,6 +27,9 @@ use crate::spine::filters::percentile;
 
 /// Smallest section (mm²) taken for a nerve root (a root is 4-7 mm across).
 const MIN_ROOT_MM2: f64 = 3.0;
+/// Radius of the closing that takes a root lying in a notch of the fat into the foramen
+/// (mm): a root is 4-7 mm across, so notches up to about 8 mm wide are bridged.
+const ROOT_CLOSE_MM: f64 = 4.0;
 
 /// What the segmentation needs to know about the plane and the anatomy around it.
 #[derive(Debug, Clone, Copy)]
@@ -411,15 +415,6 @@ fn refine(
             out
         }
     };
-    let close_r = ((1.0 / p.pixel_mm).round() as u8).max(1);
-    let closed = from_gray(&imageproc::morphology::close(
-        &to_gray(&grown),
-        Norm::L2,
-        close_r,
-    ));
-    let filled = fill_holes(&(&closed | &grown));
-
-    // Pockets of non-bone tissue mostly bordered by fat: the root against a pedicle.
     let bone_like = |v: f32| {
         if p.is_ct {
             v < -200.0
@@ -427,6 +422,22 @@ fn refine(
             v < 0.25 * fat_ref
         }
     };
+    // Closing with a disk of a root's size: a root against a pedicle or articular
+    // process is a notch in the fat that its own contacts cannot tell from the bone
+    // beside it (marrow is not dark); the closing takes the notch in. Bone (cortex)
+    // that the closing bridges is left out.
+    let close_r = ((ROOT_CLOSE_MM / p.pixel_mm).round() as u8).max(1);
+    let closed = from_gray(&imageproc::morphology::close(
+        &to_gray(&grown),
+        Norm::L2,
+        close_r,
+    ));
+    let closed = Array2::from_shape_fn((h, w), |(i, j)| {
+        grown[[i, j]] || (closed[[i, j]] && !bone_like(f[[i, j]]))
+    });
+    let filled = fill_holes(&(&closed | &grown));
+
+    // Pockets of non-bone tissue mostly bordered by fat: the root against a pedicle.
     let mut region = filled.clone();
     let candidates =
         Array2::from_shape_fn((h, w), |(i, j)| !filled[[i, j]] && !bone_like(f[[i, j]]));

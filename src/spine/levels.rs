@@ -463,6 +463,9 @@ fn chain_for(
         .map(|w| dist(w[0].center_mm, w[1].center_mm))
         .collect();
     let lumbar_count = count_lumbar(&discs, &steps, &mut warnings);
+    if thin_lowest_disc(&discs, &mut warnings) {
+        label_factor *= 0.6;
+    }
     let transitional = lumbar_count.is_some_and(|n| n != 5);
     let xs: Vec<f64> = discs.iter().rev().take(5).map(|d| d.center_mm[0]).collect();
     let x_range =
@@ -754,18 +757,13 @@ fn refine_lumbosacral(
                 .iter()
                 .map(|c| (c, other, c.response / ref_other.max(1e-12))),
         )
-        .filter(|(c, found_contrast, rel)| {
+        .filter(|(c, _, rel)| {
             // One (possibly wedge-shaped, short) vertebra below, roughly along the axis.
             let d = [(c.r - low.r) * px, (c.c - low.c) * px];
             let len = (d[0] * d[0] + d[1] * d[1]).sqrt();
             let along = (d[0] * low.normal[0] + d[1] * low.normal[1]) / len.max(1e-9);
             let tilt_gain = tilt(c) - tilt(&low);
-            // A band of the chain's own contrast that the chain search left out must be a
-            // full disc a full vertebra down: below a lumbosacral disc the S1-S2 junction
-            // is a weaker band, closer (S1 is shorter than a body plus a disc).
-            let own_ok = *found_contrast != contrast || (*rel >= 0.6 && len >= 0.85 * step);
-            own_ok
-                && (0.4 * step..=1.3 * step).contains(&len)
+            (0.4 * step..=1.3 * step).contains(&len)
                 && along >= 50f64.to_radians().cos()
                 && *rel >= 0.3
                 && (0.0..=45.0).contains(&tilt_gain)
@@ -981,15 +979,35 @@ fn count_lumbar(discs: &[Disc], steps: &[f64], warnings: &mut Vec<String>) -> Op
             100.0 * drop
         ));
     }
-    let heights: Vec<Option<f64>> = discs.iter().rev().map(|d| d.height_mm).collect();
-    if let (Some(Some(l5s1)), Some(Some(l4l5))) = (heights.first(), heights.get(1))
-        && *l5s1 < 0.4 * l4l5
-    {
-        warnings.push(format!(
-            "rudimentary lowest disc ({l5s1:.1} mm against {l4l5:.1} mm above): possible sacralisation"
-        ));
-    }
     Some(k as u8)
+}
+
+/// A lowest disc far thinner than the lumbar discs above it is a rudimentary disc
+/// (transitional anatomy), the S1-S2 junction taken for L5-S1, or a collapsed L5-S1:
+/// the count from the sacrum rests on it, so it is said. Returns whether it was.
+fn thin_lowest_disc(discs: &[Disc], warnings: &mut Vec<String>) -> bool {
+    let mut above: Vec<f64> = discs
+        .iter()
+        .rev()
+        .skip(1)
+        .take(4)
+        .filter_map(|d| d.height_mm)
+        .collect();
+    let Some(lowest) = discs.last().and_then(|d| d.height_mm) else {
+        return false;
+    };
+    if above.len() < 2 {
+        return false;
+    }
+    above.sort_by(f64::total_cmp);
+    let median = above[above.len() / 2];
+    if lowest >= 0.45 * median {
+        return false;
+    }
+    warnings.push(format!(
+        "the lowest disc is far thinner than the discs above ({lowest:.1} mm against {median:.1} mm): a rudimentary disc (transitional anatomy), the S1-S2 junction, or a collapsed L5-S1; check the lumbosacral level"
+    ));
+    true
 }
 
 fn vertebrae(discs: &[Disc], steps: &[f64], sacrum_in_view: bool) -> Vec<Vertebra> {
@@ -1139,6 +1157,20 @@ mod tests {
                 "{spacings:?}: {warnings:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_far_thinner_lowest_disc_is_said() {
+        let (mut discs, _) = discs_with_spacings(&[35.0, 35.0, 34.0, 33.0]);
+        let mut warnings = Vec::new();
+        assert!(!thin_lowest_disc(&discs, &mut warnings), "{warnings:?}");
+        // An S1-S2 remnant or rudimentary disc of 3.5 mm under discs of 9 mm.
+        discs.last_mut().unwrap().height_mm = Some(3.5);
+        assert!(thin_lowest_disc(&discs, &mut warnings));
+        assert!(warnings[0].contains("far thinner"), "{warnings:?}");
+        // Merely thinner (6 mm against 9 mm) is common at L5-S1 and not said.
+        discs.last_mut().unwrap().height_mm = Some(6.0);
+        assert!(!thin_lowest_disc(&discs, &mut Vec::new()));
     }
 
     #[test]

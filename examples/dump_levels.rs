@@ -11,8 +11,7 @@
 
 use foramen::measure::localize_auto;
 use foramen::phantom::output::suite_case;
-use foramen::phantom::{PhantomOptions, Weighting, generate};
-use foramen::series::Weighting as SeriesWeighting;
+use foramen::phantom::{PhantomOptions, generate};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -24,11 +23,7 @@ fn main() {
     };
     let opts = suite_case(&base, i);
     let case = generate(&opts).expect("valid");
-    let weighting = match (opts.modality, opts.weighting) {
-        (foramen::volume::Modality::MR, Weighting::T1) => Some(SeriesWeighting::T1),
-        (foramen::volume::Modality::MR, Weighting::T2) => Some(SeriesWeighting::T2),
-        _ => None,
-    };
+    let weighting = opts.series_weighting();
     let (model, _) = localize_auto(&case.volume, weighting).expect("localised");
     let stack = &model.stack;
     let k = std::env::var("PLANE")

@@ -10,8 +10,7 @@
 
 use foramen::measure::localize_auto;
 use foramen::phantom::output::suite_case;
-use foramen::phantom::{PhantomOptions, Weighting, generate};
-use foramen::series::Weighting as SeriesWeighting;
+use foramen::phantom::{PhantomOptions, generate};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -34,11 +33,7 @@ fn main() {
     for i in 0..cases {
         let opts = suite_case(&base, i);
         let case = generate(&opts).expect("valid suite options");
-        let weighting = match (opts.modality, opts.weighting) {
-            (foramen::volume::Modality::MR, Weighting::T1) => Some(SeriesWeighting::T1),
-            (foramen::volume::Modality::MR, Weighting::T2) => Some(SeriesWeighting::T2),
-            _ => None,
-        };
+        let weighting = opts.series_weighting();
         let start = std::time::Instant::now();
         let result = localize_auto(&case.volume, weighting);
         times.push(start.elapsed().as_secs_f64() * 1000.0);

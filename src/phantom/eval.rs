@@ -12,10 +12,8 @@ use crate::grading::Thresholds;
 use crate::measure::localize_auto;
 use crate::phantom::anatomy::Side as TruthSide;
 use crate::phantom::output::suite_case;
-use crate::phantom::{PhantomOptions, PhantomPlane, Weighting, generate};
-use crate::series::Weighting as SeriesWeighting;
+use crate::phantom::{PhantomOptions, PhantomPlane, generate};
 use crate::spine::foramen::{ForamenInput, Side, measure_foramina};
-use crate::volume::Modality;
 
 /// Accuracy figures of one evaluation run.
 #[derive(Debug, Clone, Default)]
@@ -67,11 +65,7 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
     for i in 0..cases {
         let opts = case_options(first, i);
         let case = generate(&opts).expect("valid options");
-        let weighting = match (opts.modality, opts.weighting) {
-            (Modality::MR, Weighting::T1) => Some(SeriesWeighting::T1),
-            (Modality::MR, Weighting::T2) => Some(SeriesWeighting::T2),
-            _ => None,
-        };
+        let weighting = opts.series_weighting();
         let label = format!(
             "{:?} {:?} {:?} {:?} snr {} thick {:.1}",
             opts.modality,

@@ -112,6 +112,16 @@ impl Default for PhantomOptions {
 }
 
 impl PhantomOptions {
+    /// The weighting a series header of this case states (MR only), as the pipeline
+    /// reads it.
+    pub fn series_weighting(&self) -> Option<crate::series::Weighting> {
+        match (self.modality, self.weighting) {
+            (Modality::MR, Weighting::T1) => Some(crate::series::Weighting::T1),
+            (Modality::MR, Weighting::T2) => Some(crate::series::Weighting::T2),
+            _ => None,
+        }
+    }
+
     /// The reference case for speed figures: sagittal MR T1, 15 slices of 512×512 at
     /// 0.6 mm, 4 mm thick (seed 7).
     pub fn reference_mr_t1_15x512() -> PhantomOptions {

@@ -74,7 +74,7 @@ pub struct Localization {
     #[serde(skip)]
     pub chain_score: f64,
     /// The lower end of the chain is in doubt: fewer than five lumbar discs, or the
-    /// lowest disc does not look lumbosacral.
+    /// lowest disc does not look lumbosacral (tilt, contrast, field of view, thickness).
     #[serde(skip)]
     pub lower_end_doubt: bool,
 }
@@ -646,9 +646,6 @@ fn trim_non_vertebral(
     }
 }
 
-/// Corrects the lower end of the chain, where the lumbosacral disc differs most from
-/// the others: a degenerated L5-S1 disc can show the opposite contrast (dark on T2)
-/// and be missed, and an S1-S2 remnant below L5-S1 can be taken for a mobile disc.
 /// The image evidence shared by the chain-building steps of one series.
 #[derive(Clone, Copy)]
 struct Evidence<'a> {
@@ -665,6 +662,9 @@ struct Evidence<'a> {
 /// disc evidence (lumbar bodies are 40-50 mm wide).
 const FOCUS_HALF_WIDTH_MM: f64 = 20.0;
 
+/// Corrects the lower end of the chain, where the lumbosacral disc differs most from
+/// the others: a degenerated L5-S1 disc can show the opposite contrast (dark on T2)
+/// and be missed, and an S1-S2 remnant below L5-S1 can be taken for a mobile disc.
 fn refine_lumbosacral(
     picked: &mut Vec<(Candidate, DiscContrast)>,
     evidence: &Evidence,
@@ -967,8 +967,6 @@ fn count_lumbar(discs: &[Disc], steps: &[f64], warnings: &mut Vec<String>) -> Op
         if !(4..=6).contains(&k) || !clearly_better {
             return None;
         }
-    }
-    if k != 5 {
         let kind = if k < 5 {
             "possible sacralised L5 (four lumbar vertebrae)"
         } else {

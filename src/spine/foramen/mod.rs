@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::grading::{self, FatObliteration, ForamenMeasurements, Grading, Thresholds};
 use crate::series::Weighting;
 use crate::spine::levels::{LUMBAR_LEVELS, Localization};
-use crate::volume::geometry::{dot, norm, scale, sub};
+use crate::volume::geometry::{add, cross, dot, norm, normalize, scale, sub};
 use crate::volume::{Modality, Vec3, Volume};
 use roi::{RoiFrame, SlicePlane, slice_planes};
 use segment::{SegmentParams, SliceSegmentation, segment};
@@ -130,11 +130,10 @@ fn disc_spacing(loc: &Localization, i: usize) -> f64 {
 /// taken as the midline. Sampled on a millimetre grid from the image alone.
 fn midline_offset(v: &Volume, disc: &crate::spine::levels::Disc, s: f64, normal: Vec3) -> f64 {
     let up = scale(disc.axis, -1.0);
-    let Some(up) = crate::volume::geometry::normalize(sub(up, scale(normal, dot(up, normal))))
-    else {
+    let Some(up) = normalize(sub(up, scale(normal, dot(up, normal)))) else {
         return 0.0;
     };
-    let mut back = crate::volume::geometry::cross(normal, up);
+    let mut back = cross(normal, up);
     if back[1] < 0.0 {
         back = scale(back, -1.0);
     }
@@ -156,12 +155,9 @@ fn midline_offset(v: &Volume, disc: &crate::spine::levels::Disc, s: f64, normal:
             let mut col = Vec::with_capacity(vs.len() * ws.len());
             for &vv in &vs {
                 for &ww in &ws {
-                    let p = crate::volume::geometry::add(
+                    let p = add(
                         disc.center_mm,
-                        crate::volume::geometry::add(
-                            scale(normal, u),
-                            crate::volume::geometry::add(scale(back, vv), scale(up, ww)),
-                        ),
+                        add(scale(normal, u), add(scale(back, vv), scale(up, ww))),
                     );
                     col.push(roi::sample_at(v, p));
                 }
@@ -250,10 +246,7 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
                     near.sort_by(f64::total_cmp);
                     let m = near[near.len() / 2];
                     let mut d = d.clone();
-                    d.center_mm = crate::volume::geometry::add(
-                        d.center_mm,
-                        scale(n, m - dot(d.center_mm, n)),
-                    );
+                    d.center_mm = add(d.center_mm, scale(n, m - dot(d.center_mm, n)));
                     d
                 })
                 .collect()
@@ -722,9 +715,8 @@ fn posterior_disc_height(
         .iter()
         .filter(|p| (p.2 - p.1 - med).abs() <= keep)
         .collect();
-    let tail = &kept[..];
-    let ups: Vec<(f64, f64)> = tail.iter().map(|p| (p.0, p.1)).collect();
-    let downs: Vec<(f64, f64)> = tail.iter().map(|p| (p.0, p.2)).collect();
+    let ups: Vec<(f64, f64)> = kept.iter().map(|p| (p.0, p.1)).collect();
+    let downs: Vec<(f64, f64)> = kept.iter().map(|p| (p.0, p.2)).collect();
     if ups.len() < 4 {
         return None;
     }

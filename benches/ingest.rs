@@ -6,11 +6,11 @@ mod common;
 
 use common::{Size, read_series, series_dir, volume};
 use criterion::{Criterion, criterion_group, criterion_main};
+use foramen::dicom::assemble;
 use foramen::dicom::{discover, pixels};
 use foramen::series::group_series;
 use foramen::spine::canonical::canonical_stack;
 use foramen::spine::levels::{LOCALIZATION_PIXEL_MM, RESLICE_SPACING_MM};
-use foramen::volume::assemble;
 use rayon::prelude::*;
 
 fn ingest(c: &mut Criterion) {

@@ -7,41 +7,47 @@ mod common;
 
 use common::{Size, volume};
 use criterion::{Criterion, criterion_group, criterion_main};
-use foramen::grading::Thresholds;
-use foramen::measure::localize_auto;
 use foramen::phantom::{PhantomOptions, generate};
 use foramen::spine::foramen::{ForamenInput, measure_foramina};
+use foramen::spine::{AnalysisOptions, analyse};
 
 fn levels(c: &mut Criterion) {
     let opts = PhantomOptions::reference_mr_t1_15x512();
     c.bench_function("phantom: generate 15x512x512 MR T1 with truth", |b| {
         b.iter(|| generate(&opts).unwrap())
     });
-    let thresholds = Thresholds::default();
     for size in Size::ALL {
         let (series, v) = volume(size);
         let weighting = series.weighting;
         let mut g = c.benchmark_group(size.label());
+        let levels_only = AnalysisOptions {
+            weighting,
+            levels_only: true,
+            deadline: None,
+        };
         g.bench_function("levels: localise + label", |b| {
-            b.iter(|| localize_auto(&v, weighting).unwrap())
+            b.iter(|| analyse(&v, &levels_only).unwrap())
         });
-        let (model, _) = localize_auto(&v, weighting).unwrap();
+        let model = analyse(&v, &levels_only).unwrap().model;
+        // The foramen stage alone, on the levels found once (stage timing).
         let input = ForamenInput {
             volume: &v,
             localization: &model.localization,
             weighting,
-            thresholds: &thresholds,
         };
         g.bench_function("foramina: segment + measure", |b| {
             b.iter(|| measure_foramina(&input))
         });
         g.bench_function("levels + foramina", |b| {
             b.iter(|| {
-                let (model, _) = localize_auto(&v, weighting).unwrap();
-                measure_foramina(&ForamenInput {
-                    localization: &model.localization,
-                    ..input.clone()
-                })
+                analyse(
+                    &v,
+                    &AnalysisOptions {
+                        levels_only: false,
+                        ..levels_only
+                    },
+                )
+                .unwrap()
             })
         });
         g.finish();

@@ -6,7 +6,7 @@ mod common;
 
 use common::{Size, series_dir};
 use criterion::{Criterion, criterion_group, criterion_main};
-use foramen::measure::{MeasureOptions, measure};
+use foramen::pipeline::{MeasureOptions, measure};
 use foramen::report::{csv::write_csv, write_json};
 
 fn report(c: &mut Criterion) {

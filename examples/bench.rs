@@ -22,15 +22,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use foramen::dicom::assemble;
 use foramen::dicom::discover;
 use foramen::dicom::write::{SeriesWriteSpec, write_series};
-use foramen::measure::{MeasureOptions, localize_auto, measure};
 use foramen::phantom::PhantomOptions;
+use foramen::pipeline::{MeasureOptions, measure};
 use foramen::report::{csv::write_csv, write_json};
 use foramen::selection::select;
 use foramen::series::group_series;
 use foramen::spine::foramen::{ForamenInput, measure_foramina};
-use foramen::volume::{Geometry, Modality, Volume, assemble};
+use foramen::spine::{AnalysisOptions, analyse};
+use foramen::volume::{Geometry, Modality, Volume};
 use ndarray::Array3;
 use rayon::prelude::*;
 
@@ -240,7 +242,6 @@ fn main() {
         .filter_map(|s| s.selected_series.as_ref())
         .filter_map(|uid| series.iter().find(|s| &s.series_instance_uid == uid))
         .collect();
-    let thresholds = foramen::grading::Thresholds::default();
     let t = Instant::now();
     let per_series: Vec<[Duration; 3]> = chosen
         .par_iter()
@@ -248,7 +249,12 @@ fn main() {
             let t0 = Instant::now();
             let v = assemble(s.plan.as_ref().unwrap(), s.modality_kind().unwrap()).unwrap();
             let t1 = Instant::now();
-            let Ok((model, _)) = localize_auto(&v, s.weighting) else {
+            let levels_only = AnalysisOptions {
+                weighting: s.weighting,
+                levels_only: true,
+                deadline: None,
+            };
+            let Ok(foramen::spine::Analysis { model, .. }) = analyse(&v, &levels_only) else {
                 return [t1 - t0, t1.elapsed(), Duration::ZERO];
             };
             let t2 = Instant::now();
@@ -256,7 +262,6 @@ fn main() {
                 volume: &v,
                 localization: &model.localization,
                 weighting: s.weighting,
-                thresholds: &thresholds,
             });
             std::hint::black_box(r);
             [t1 - t0, t2 - t1, t2.elapsed()]

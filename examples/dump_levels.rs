@@ -9,9 +9,9 @@
 //! instead of the midline, `RESPONSE=1` the dark-band response instead of the image,
 //! `RAW=1` the plane before bias normalisation, `COLUMN=c` prints a profile down column c.
 
-use foramen::measure::localize_auto;
 use foramen::phantom::output::suite_case;
 use foramen::phantom::{PhantomOptions, generate};
+use foramen::spine::{AnalysisOptions, analyse};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -24,7 +24,16 @@ fn main() {
     let opts = suite_case(&base, i);
     let case = generate(&opts).expect("valid");
     let weighting = opts.series_weighting();
-    let (model, _) = localize_auto(&case.volume, weighting).expect("localised");
+    let model = analyse(
+        &case.volume,
+        &AnalysisOptions {
+            weighting,
+            levels_only: true,
+            deadline: None,
+        },
+    )
+    .expect("localised")
+    .model;
     let stack = &model.stack;
     let k = std::env::var("PLANE")
         .ok()

@@ -8,9 +8,9 @@
 //! correct when it is nearer to that truth disc than to any other and within 15 mm of it
 //! in the sagittal plane. Transitional cases must carry a warning.
 
-use foramen::measure::localize_auto;
 use foramen::phantom::output::suite_case;
 use foramen::phantom::{PhantomOptions, generate};
+use foramen::spine::{AnalysisOptions, analyse};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -35,7 +35,15 @@ fn main() {
         let case = generate(&opts).expect("valid suite options");
         let weighting = opts.series_weighting();
         let start = std::time::Instant::now();
-        let result = localize_auto(&case.volume, weighting);
+        let result = analyse(
+            &case.volume,
+            &AnalysisOptions {
+                weighting,
+                levels_only: true,
+                deadline: None,
+            },
+        )
+        .map(|a| (a.model, a.contrast_warning));
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         let label = format!(
             "{:?} {:?} {:?} {:?} L{}",

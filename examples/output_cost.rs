@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use foramen::measure::{MeasureOptions, measure};
+use foramen::pipeline::{MeasureOptions, measure};
+use foramen::report::output::OutputOptions;
 
 /// CPU time of this process so far (user + system, ms), from /proc (Linux; clock ticks
 /// of 10 ms); robust to other load on the machine, unlike wall time.
@@ -45,9 +46,11 @@ fn main() -> anyhow::Result<()> {
             .join(format!("{}-{k}", if full { "full" } else { "json" }));
         std::fs::create_dir_all(&out)?;
         let opts = MeasureOptions {
-            qc_dir: full.then(|| out.join("qc")),
-            masks_dir: full.then(|| out.join("masks")),
-            dicom_dir: full.then(|| out.join("dicom")),
+            outputs: OutputOptions {
+                qc_dir: full.then(|| out.join("qc")),
+                masks_dir: full.then(|| out.join("masks")),
+                dicom_dir: full.then(|| out.join("dicom")),
+            },
             ..Default::default()
         };
         let t = Instant::now();

@@ -6,11 +6,10 @@ use std::path::PathBuf;
 
 use ndarray::Array3;
 
+use crate::dicom::assemble;
 use crate::dicom::discover;
-use crate::grading::Thresholds;
 use crate::series::group_series;
-use crate::spine::foramen::{ForamenInput, measure_foramina};
-use crate::volume::{Geometry, Modality, Volume, assemble};
+use crate::volume::{Geometry, Modality, Volume};
 
 /// Separates the files of one input: the header target reads several files at once so
 /// that series assembly sees conflicting headers.
@@ -97,15 +96,19 @@ pub fn pipeline(data: &[u8]) {
         geometry,
         modality,
     };
-    let weighting = (data[8] & 1 == 1).then_some(crate::series::Weighting::T2);
-    if let Ok((model, _)) = crate::measure::localize_auto(&volume, weighting) {
-        let _ = measure_foramina(&ForamenInput {
-            volume: &volume,
-            localization: &model.localization,
-            weighting,
-            thresholds: &Thresholds::default(),
-        });
-    }
+    let weighting = (data[8] & 1 == 1).then_some(crate::volume::Weighting::T2);
+    // Through the driver, as `foramen measure` runs a series: analysis, report entry,
+    // grading (no output folders).
+    let entry = crate::pipeline::run_volume(
+        crate::report::SeriesEntry::for_file("fuzz", volume.modality, weighting),
+        crate::report::output::Source::File {
+            path: std::path::Path::new("fuzz"),
+        },
+        weighting,
+        || Ok(volume),
+        &crate::pipeline::MeasureOptions::default(),
+    );
+    std::hint::black_box(entry);
 }
 
 #[cfg(test)]

@@ -28,6 +28,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::spine::foramen::FatRim;
+
+/// Perineural fat thinner than this between the root and the foramen boundary counts as
+/// obliterated in that direction (mm).
+pub const FAT_RIM_MIN_MM: f64 = 1.0;
+
+/// A root whose area on the minimum-area plane is below this fraction of the series'
+/// typical (median) root is taken as collapsed or deformed (Lee grade 3).
+pub const ROOT_DEFORMED_RATIO: f64 = 0.5;
+
 /// Ordinal grade; `Indeterminate` when the foramen could not be measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,6 +59,19 @@ impl Grade {
             Grade::Moderate => 3,
             Grade::Severe => 4,
         }
+    }
+
+    /// The grade named by [`Grade::as_str`].
+    pub fn parse(name: &str) -> Option<Grade> {
+        [
+            Grade::Normal,
+            Grade::Mild,
+            Grade::Moderate,
+            Grade::Severe,
+            Grade::Indeterminate,
+        ]
+        .into_iter()
+        .find(|g| g.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -223,6 +246,39 @@ pub fn neighbour_ratio(
     }
     let mean = n.iter().sum::<f64>() / n.len() as f64;
     (mean > 0.0).then(|| 1.0 - area_mm2 / mean)
+}
+
+/// The median root area over a series' foramina (roots of zero area left out): what
+/// [`fat_obliteration`] compares each root with.
+pub fn typical_root_area(root_areas_mm2: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    let mut roots: Vec<f64> = root_areas_mm2
+        .into_iter()
+        .filter_map(|a| a.filter(|a| *a > 0.0))
+        .collect();
+    roots.sort_by(f64::total_cmp);
+    roots.get(roots.len() / 2).copied()
+}
+
+/// The directions in which the fat rim is obliterated (thinner than
+/// [`FAT_RIM_MIN_MM`] before the boundary), and root deformity against the series'
+/// typical root; `None` when no root was seen.
+pub fn fat_obliteration(
+    rim: Option<&FatRim>,
+    root_area_mm2: Option<f64>,
+    typical_root_mm2: Option<f64>,
+) -> Option<FatObliteration> {
+    let rim = rim?;
+    let thin = |t: Option<f64>| t.is_some_and(|t| t < FAT_RIM_MIN_MM);
+    Some(FatObliteration {
+        superior: thin(rim.superior),
+        inferior: thin(rim.inferior),
+        anterior: thin(rim.anterior),
+        posterior: thin(rim.posterior),
+        root_deformed: match (root_area_mm2, typical_root_mm2) {
+            (Some(a), Some(t)) => a < ROOT_DEFORMED_RATIO * t,
+            _ => false,
+        },
+    })
 }
 
 fn lee(f: &FatObliteration) -> Grade {

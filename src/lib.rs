@@ -23,8 +23,8 @@ pub mod dicom;
 #[doc(hidden)]
 pub mod fuzz_harness;
 pub mod grading;
-pub mod measure;
 pub mod phantom;
+pub mod pipeline;
 pub mod report;
 pub mod selection;
 pub mod series;

@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::series::{Series, Weighting};
+use crate::series::Series;
+use crate::volume::Weighting;
 use crate::volume::{Modality, Plane};
 
 /// Why a series was or was not chosen.

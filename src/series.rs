@@ -6,34 +6,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::dicom::assemble::{StackPlan, plan_stack};
 use crate::dicom::transfer_syntax;
 use crate::dicom::uid::derived_uid;
 use crate::dicom::{InstanceHeader, MrTiming};
-use crate::volume::assemble::{StackPlan, plan_stack};
-use crate::volume::{Modality, Plane};
-
-/// MR contrast weighting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Weighting {
-    T1,
-    T2,
-    PD,
-    STIR,
-    Unknown,
-}
-
-impl Weighting {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Weighting::T1 => "t1",
-            Weighting::T2 => "t2",
-            Weighting::PD => "pd",
-            Weighting::STIR => "stir",
-            Weighting::Unknown => "unknown",
-        }
-    }
-}
+use crate::volume::{Modality, Plane, Weighting};
 
 /// How instances were grouped into this series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

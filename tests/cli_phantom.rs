@@ -140,8 +140,8 @@ fn ct_phantom_is_in_hounsfield_units_and_axial_ct_is_usable() {
         foramen::dicom::discover(&[out.join("series")], &|| {}).instances,
     )
     .remove(0);
-    let plan = foramen::volume::assemble::plan_stack(&series.instances).unwrap();
-    let read = foramen::volume::assemble(&plan, foramen::volume::Modality::CT).unwrap();
+    let plan = foramen::dicom::assemble::plan_stack(&series.instances).unwrap();
+    let read = foramen::dicom::assemble(&plan, foramen::volume::Modality::CT).unwrap();
     assert_eq!(read.voxels, expected.voxels);
     let (lo, hi) = read
         .voxels

@@ -6,10 +6,11 @@ use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use foramen::dicom::assemble;
+use foramen::dicom::assemble::plan_stack;
 use foramen::dicom::discover;
 use foramen::series::group_series;
-use foramen::volume::assemble::plan_stack;
-use foramen::volume::{Plane, assemble};
+use foramen::volume::Plane;
 
 fn item(elements: Vec<DataElement<InMemDicomObject>>) -> InMemDicomObject {
     InMemDicomObject::from_element_iter(elements)

@@ -4,12 +4,13 @@
 mod common;
 
 use common::{sagittal_geometry, test_volume};
+use foramen::dicom::assemble;
+use foramen::dicom::assemble::plan_stack;
 use foramen::dicom::discover;
 use foramen::dicom::write::{FileNaming, OutputTransferSyntax, SeriesWriteSpec, write_series};
 use foramen::series::group_series;
-use foramen::volume::assemble::plan_stack;
 use foramen::volume::geometry::{cross, normalize};
-use foramen::volume::{Geometry, Modality, Plane, assemble};
+use foramen::volume::{Geometry, Modality, Plane};
 use rand::{Rng, SeedableRng};
 
 fn round_trip(

@@ -9,11 +9,12 @@
 
 use std::path::{Path, PathBuf};
 
+use foramen::dicom::assemble;
 use foramen::dicom::discover;
 use foramen::phantom::output::{WriteOptions, write_case};
 use foramen::phantom::{PhantomOptions, PhantomPlane, generate};
 use foramen::series::{Series, group_series};
-use foramen::volume::{Modality, Volume, assemble};
+use foramen::volume::{Modality, Volume};
 
 /// The series sizes the speed figures are given for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

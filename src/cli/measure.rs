@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use foramen::cohort::{CohortOptions, Shard};
 use foramen::grading::Thresholds;
-use foramen::measure::{MeasureOptions, masks_dir, qc_dir};
+use foramen::pipeline::{MeasureOptions, masks_dir, qc_dir};
 use foramen::report::Status;
 use foramen::report::ids::{self, IdPolicy};
+use foramen::report::output::OutputOptions;
 
 use super::{Context, exit};
 
@@ -110,9 +111,11 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
             salt,
         },
         series: args.series.clone(),
-        qc_dir: (!args.no_qc).then(|| qc_dir(&args.out)),
-        masks_dir: args.masks.then(|| masks_dir(&args.out)),
-        dicom_dir: args.dicom_out.clone(),
+        outputs: OutputOptions {
+            qc_dir: (!args.no_qc).then(|| qc_dir(&args.out)),
+            masks_dir: args.masks.then(|| masks_dir(&args.out)),
+            dicom_dir: args.dicom_out.clone(),
+        },
         thresholds,
         time_limit: std::time::Duration::try_from_secs_f64(args.series_time_limit.max(0.001)).ok(),
     };

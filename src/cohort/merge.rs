@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use super::shard::{ShardInfo, shard_of, studies_digest};
+use super::shard::{shard_of, studies_digest};
+use crate::report::ShardInfo;
 use crate::report::{Provenance, Report, SCHEMA, SeriesEntry};
 
 #[derive(Debug, thiserror::Error)]

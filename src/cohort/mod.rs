@@ -18,12 +18,13 @@ use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use crate::dicom::discover;
-use crate::measure::{MeasureOptions, build_report, measure_study, study_groups};
+use crate::pipeline::{MeasureOptions, build_report, grade_entry, run_study, study_groups};
 use crate::report::Report;
+pub use crate::report::ShardInfo;
 use crate::selection::select;
 use crate::series::{Series, group_series, study_key};
 use journal::{JOURNAL, JournalWriter, LINE_SCHEMA, StudyLine};
-pub use shard::{Shard, ShardError, ShardInfo, shard_of, studies_digest};
+pub use shard::{Shard, ShardError, shard_of, studies_digest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CohortError {
@@ -66,9 +67,11 @@ pub struct CohortRun {
     pub journal_lines_ignored: usize,
 }
 
-/// Digest of everything besides the input files that changes a study's result: the
-/// build, thresholds, series override, identifier policy and salt, and which files are
-/// written.
+/// Digest of everything besides the input files that changes a study's analysis: the
+/// build, series override, identifier policy and salt, and which files are written.
+/// Not the grading thresholds: studies read back from the journal are re-graded with
+/// the run's thresholds ([`grade_entry`]), so a new threshold file re-grades without
+/// re-segmenting.
 pub fn options_digest(opts: &MeasureOptions) -> [u8; 32] {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
@@ -78,14 +81,13 @@ pub fn options_digest(opts: &MeasureOptions) -> [u8; 32] {
     };
     field(env!("CARGO_PKG_VERSION").as_bytes());
     field(option_env!("FORAMEN_GIT_COMMIT").unwrap_or("").as_bytes());
-    field(&serde_json::to_vec(&opts.thresholds).unwrap_or_default());
     field(opts.series.as_deref().unwrap_or("").as_bytes());
     field(&[
-        u8::from(opts.qc_dir.is_some()),
-        u8::from(opts.masks_dir.is_some()),
+        u8::from(opts.outputs.qc_dir.is_some()),
+        u8::from(opts.outputs.masks_dir.is_some()),
         u8::from(opts.ids.include),
     ]);
-    let dicom = opts.dicom_dir.as_deref().unwrap_or(Path::new(""));
+    let dicom = opts.outputs.dicom_dir.as_deref().unwrap_or(Path::new(""));
     field(dicom.as_os_str().as_encoded_bytes());
     field(&opts.ids.salt);
     h.finalize().into()
@@ -120,6 +122,17 @@ pub fn study_fingerprint(series: &[&Series], options: &[u8; 32]) -> String {
     format!("sha256:{}", shard::hex(&h.finalize()))
 }
 
+/// Grades journal entries with this run's thresholds (they may have been measured by
+/// an earlier run with others). Series that were not measured keep their entries.
+fn regrade(series: &mut [crate::report::SeriesEntry], thresholds: &crate::grading::Thresholds) {
+    for e in series
+        .iter_mut()
+        .filter(|e| e.status == crate::report::Status::Measured)
+    {
+        grade_entry(e, thresholds);
+    }
+}
+
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CohortError {
     let path = path.to_path_buf();
     move |source| CohortError::Io { what, path, source }
@@ -127,7 +140,7 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CohortEr
 
 /// Measures every study of `inputs` (of the shard, if any), streaming results to the
 /// journal in `opts.out`, and returns the report of all of them, in the same order and
-/// with the same content as [`crate::measure::measure`] would give. `on_study(done,
+/// with the same content as [`crate::pipeline::measure`] would give. `on_study(done,
 /// total)` is called as studies finish.
 pub fn run(
     inputs: &[PathBuf],
@@ -188,7 +201,7 @@ pub fn run(
         // The partial CSV starts again with the rows of the studies kept.
         let mut written = HashSet::new();
         let mut failed = None;
-        journal::for_each_line(&journal_path, |line| {
+        journal::for_each_line(&journal_path, |mut line| {
             let Some(&g) = index.get(line.study_instance_uid.as_str()) else {
                 return;
             };
@@ -197,6 +210,7 @@ pub fn run(
                 && line.fingerprint == fingerprints[g]
                 && written.insert(g)
             {
+                regrade(&mut line.series, &opts.measure.thresholds);
                 failed = writer.write_rows(groups[g].0, &line.series).err();
             }
         })
@@ -229,7 +243,7 @@ pub fn run(
             scope.spawn(move || {
                 while let Some(&g) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let (sel, members) = &groups[g];
-                    let series = rayon::scope(|_| measure_study(sel, members, &opts.measure));
+                    let series = rayon::scope(|_| run_study(sel, members, &opts.measure));
                     let line = StudyLine {
                         schema: LINE_SCHEMA.into(),
                         study_instance_uid: sel.study_instance_uid.clone(),
@@ -257,10 +271,11 @@ pub fn run(
 
     // The report, in report order, from the journal (resumed and new studies alike).
     let mut loaded: HashMap<usize, Vec<crate::report::SeriesEntry>> = HashMap::new();
-    journal::for_each_line(&journal_path, |line| {
+    journal::for_each_line(&journal_path, |mut line| {
         if let Some(&g) = index.get(line.study_instance_uid.as_str())
             && line.fingerprint == fingerprints[g]
         {
+            regrade(&mut line.series, &opts.measure.thresholds);
             loaded.insert(g, line.series);
         }
     })

@@ -1,6 +1,5 @@
 //! Deterministic partition of a cohort's studies into `N` shards.
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 /// Shard `k` of `n` (`0 <= k < n`), as given to `--shard K/N`.
@@ -53,17 +52,6 @@ pub fn shard_of(study_uid: &str, n: u32) -> u32 {
     let mut head = [0u8; 8];
     head.copy_from_slice(&digest[..8]);
     (u64::from_be_bytes(head) % u64::from(n.max(1))) as u32
-}
-
-/// What a shard's report records so that `foramen merge` can check completeness.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardInfo {
-    pub k: u32,
-    pub n: u32,
-    /// Studies in the whole input (all shards).
-    pub input_studies: usize,
-    /// [`studies_digest`] of the whole input's StudyInstanceUIDs.
-    pub input_digest: String,
 }
 
 /// `sha256:` + hex SHA-256 of the sorted StudyInstanceUIDs, each followed by `\n`.

@@ -1,17 +1,21 @@
-//! Reading and writing DICOM: finding files, parsing headers, decoding pixel data,
-//! writing Part-10 series. Built on the dicom-rs crates.
+//! The DICOM input stage: finding files, parsing headers, decoding pixel data and
+//! assembling a series into a [`crate::volume::Volume`]; plus the low-level Part-10
+//! writing that the phantom and the DICOM results (`crate::report::dicom`) build on.
+//! Built on the dicom-rs crates; imports nothing but [`crate::volume`] and
+//! [`crate::atomic_file`].
 
+pub mod assemble;
 pub mod discover;
-mod elements;
+pub(crate) mod elements;
 pub mod header;
 pub mod pixels;
 pub mod precheck;
-pub mod results;
 pub mod rle;
 pub mod transfer_syntax;
 pub mod uid;
 pub mod write;
 
+pub use assemble::{AssemblyError, StackPlan, assemble, plan_stack};
 pub use discover::{Discovery, SkipReason, SkippedFile, discover};
 pub use header::{FrameGeometry, InstanceHeader, MrTiming};
 

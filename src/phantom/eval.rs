@@ -9,11 +9,11 @@
 //! errors). Correct area: within 10 % of the truth, or 6 mm² under 60 mm².
 
 use crate::grading::Thresholds;
-use crate::measure::localize_auto;
 use crate::phantom::anatomy::Side as TruthSide;
 use crate::phantom::output::suite_case;
 use crate::phantom::{PhantomOptions, PhantomPlane, generate};
-use crate::spine::foramen::{ForamenInput, Side, measure_foramina};
+use crate::spine::foramen::Side;
+use crate::spine::{AnalysisOptions, analyse};
 
 /// Accuracy figures of one evaluation run.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +28,7 @@ pub struct EvalSummary {
     pub height_n: usize,
     pub grade_ok: usize,
     pub confusion: std::collections::BTreeMap<(String, String), usize>,
-    /// Median time of the foramen stage per case (ms).
+    /// Median time of the analysis (levels and foramina) per case (ms).
     pub foramen_ms: f64,
     /// One line per case, and per foramen when `verbose`.
     pub lines: Vec<String>,
@@ -78,12 +78,19 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
         let start = std::time::Instant::now();
         // Truth level -> name of the found disc at that position (labelling aside).
         let mut physical = std::collections::HashMap::<String, String>::new();
-        let results = match localize_auto(&case.volume, weighting) {
-            Ok((model, _)) => {
+        let analysis = analyse(
+            &case.volume,
+            &AnalysisOptions {
+                weighting,
+                ..Default::default()
+            },
+        );
+        let (results, graded) = match analysis {
+            Ok(analysis) => {
                 let in_plane = |a: [f64; 3], b: [f64; 3]| {
                     ((a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
                 };
-                for d in &model.localization.discs {
+                for d in &analysis.model.localization.discs {
                     if let Some(t) = case.truth.discs.iter().min_by(|a, b| {
                         in_plane(a.center_mm, d.center_mm)
                             .total_cmp(&in_plane(b.center_mm, d.center_mm))
@@ -92,26 +99,29 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
                         physical.insert(t.level.clone(), d.level.clone());
                     }
                 }
-                let t = std::time::Instant::now();
-                let r = measure_foramina(&ForamenInput {
-                    volume: &case.volume,
-                    localization: &model.localization,
-                    weighting,
-                    thresholds: &thresholds,
-                });
-                times.push((
-                    start.elapsed().as_secs_f64() * 1000.0,
-                    t.elapsed().as_secs_f64() * 1000.0,
-                ));
-                r
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+                let graded = crate::pipeline::graded_levels(&analysis.foramina, &thresholds);
+                (analysis.foramina, graded)
             }
             Err(e) => {
                 out!(
                     "case {i:2} seed {} {label}: localisation failed: {e}",
                     opts.seed
                 );
-                Vec::new()
+                (Vec::new(), Vec::new())
             }
+        };
+        let grade_of = |r: &crate::spine::foramen::ForamenResult| {
+            graded
+                .iter()
+                .find(|l| l.level == r.level && l.side == r.side.as_str())
+                .map_or(
+                    (
+                        "indeterminate".to_string(),
+                        crate::grading::Rule::NoMeasurement,
+                    ),
+                    |l| (l.grade.to_string(), l.rule),
+                )
         };
         let (mut c_found, mut c_ok, mut c_n) = (0, 0, 0);
         for t in &case.truth.levels {
@@ -158,11 +168,12 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
                     height_ok += 1;
                 }
             }
-            if r.grading.grade == t.grade {
+            let (grade, rule) = grade_of(r);
+            if grade == t.grade.as_str() {
                 grade_ok += 1;
             }
             *confusion
-                .entry((t.grade.as_str().into(), r.grading.grade.as_str().into()))
+                .entry((t.grade.as_str().into(), grade.clone()))
                 .or_default() += 1;
             if verbose {
                 let tslice: Vec<String> = t
@@ -194,9 +205,9 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
                     t.width_mm.unwrap_or(f64::NAN),
                     r.posterior_disc_height_mm.unwrap_or(f64::NAN),
                     t.posterior_disc_height_mm,
-                    r.grading.grade.as_str(),
+                    grade,
                     t.grade.as_str(),
-                    r.grading.rule,
+                    rule,
                     tslice.join(" "),
                     rslice.join(" "),
                 );
@@ -208,7 +219,7 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
         );
     }
     errors.sort_by(f64::total_cmp);
-    let mut f: Vec<f64> = times.iter().map(|t| t.1).collect();
+    let mut f: Vec<f64> = times;
     f.sort_by(f64::total_cmp);
     EvalSummary {
         cases,

@@ -114,10 +114,10 @@ impl Default for PhantomOptions {
 impl PhantomOptions {
     /// The weighting a series header of this case states (MR only), as the pipeline
     /// reads it.
-    pub fn series_weighting(&self) -> Option<crate::series::Weighting> {
+    pub fn series_weighting(&self) -> Option<crate::volume::Weighting> {
         match (self.modality, self.weighting) {
-            (Modality::MR, Weighting::T1) => Some(crate::series::Weighting::T1),
-            (Modality::MR, Weighting::T2) => Some(crate::series::Weighting::T2),
+            (Modality::MR, Weighting::T1) => Some(crate::volume::Weighting::T1),
+            (Modality::MR, Weighting::T2) => Some(crate::volume::Weighting::T2),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@ use crate::grading::{self, FatObliteration, ForamenMeasurements, Grade, Rule, Th
 use crate::volume::geometry::{Vec3, add, cross, dot, scale, sub};
 
 /// Fat rim (mm) around the root below which fat counts as obliterated in a direction.
-pub const FAT_RIM_MIN_MM: f64 = 1.0;
+pub use crate::grading::FAT_RIM_MIN_MM;
 /// Root section on the truth plane below this fraction of its undeformed section
 /// counts as root collapse / deformity (Lee grade 3).
 pub const ROOT_DEFORMED_FRACTION: f64 = 0.7;

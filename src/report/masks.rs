@@ -122,6 +122,27 @@ pub fn write_masks(
     })
 }
 
+/// `--masks`: one compact JSON file of masks per series.
+pub struct MaskOutput {
+    pub dir: std::path::PathBuf,
+}
+
+impl super::output::SeriesOutput for MaskOutput {
+    fn write(&self, ctx: &super::output::SeriesContext) -> Vec<super::output::Recorded> {
+        use super::output::Recorded;
+        let name = format!("{}_masks.json", ctx.stem);
+        let path = self.dir.join(&name);
+        vec![match write_masks(
+            &ctx.entry.series_instance_uid,
+            &ctx.analysis.foramina,
+            &path,
+        ) {
+            Ok(()) => Recorded::MaskFile(format!("masks/{name}")),
+            Err(e) => Recorded::Warning(format!("mask file not written: {e}")),
+        }]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,9 +3,11 @@
 
 pub mod compare;
 pub mod csv;
+pub mod dicom;
 pub mod html;
 pub mod ids;
 pub mod masks;
+pub mod output;
 pub mod qc;
 
 use std::path::Path;
@@ -160,6 +162,39 @@ impl SeriesEntry {
     }
 }
 
+impl SeriesEntry {
+    /// The entry of a series read from one research-format file (NIfTI, MetaImage):
+    /// the file's path stands for the UIDs; there are no patient identifiers.
+    pub fn for_file(
+        source: &str,
+        modality: crate::volume::Modality,
+        weighting: Option<crate::volume::Weighting>,
+    ) -> SeriesEntry {
+        SeriesEntry {
+            study_instance_uid: source.to_string(),
+            series_instance_uid: source.to_string(),
+            ids: ids::SeriesIds::default(),
+            series_number: None,
+            series_description: String::new(),
+            modality: modality.as_str().to_string(),
+            weighting: weighting.map(|w| w.as_str().to_string()),
+            status: Status::Measured,
+            reason: None,
+            num_instances: 1,
+            processing_ms: None,
+            discs: Vec::new(),
+            vertebrae: Vec::new(),
+            lumbar_count: None,
+            labeling_warnings: Vec::new(),
+            midline_x_mm: None,
+            levels: Vec::new(),
+            qc_images: Vec::new(),
+            mask_file: None,
+            dicom_files: Vec::new(),
+        }
+    }
+}
+
 /// A file that was not DICOM or could not be read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SkippedEntry {
@@ -187,7 +222,7 @@ pub struct Provenance {
     pub key_scheme: Text,
     /// With `--shard K/N`: which part of the input this report covers (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::cohort::ShardInfo>,
+    pub shard: Option<ShardInfo>,
 }
 
 impl Provenance {
@@ -212,6 +247,17 @@ impl Provenance {
     }
 }
 
+/// What a shard's report records so that `foramen merge` can check completeness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub k: u32,
+    pub n: u32,
+    /// Studies in the whole input (all shards).
+    pub input_studies: usize,
+    /// [`studies_digest`] of the whole input's StudyInstanceUIDs.
+    pub input_digest: String,
+}
+
 /// `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -234,17 +280,15 @@ pub fn write_json(report: &Report, dir: &Path) -> std::io::Result<()> {
     })
 }
 
-/// Writes report.json, measurements.csv and report.html into `dir`, each atomically
-/// (the sequence shared by `foramen measure` and `foramen serve`). The error names the
-/// file that could not be written.
+/// Writes every run-level output ([`output::RUN_OUTPUTS`]: report.json,
+/// measurements.csv, report.html) into `dir`, each atomically (the sequence shared by
+/// `foramen measure` and `foramen serve`). The error names the file that could not be
+/// written.
 pub fn write_all(report: &Report, dir: &Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {
-    let at = |name: &str| {
-        let path = dir.join(name);
-        move |e| (path, e)
-    };
-    write_json(report, dir).map_err(at("report.json"))?;
-    csv::write_csv(report, dir).map_err(at("measurements.csv"))?;
-    html::write_html(report, dir).map_err(at("report.html"))?;
+    for out in output::RUN_OUTPUTS {
+        out.write(report, dir)
+            .map_err(|e| (dir.join(out.file_name()), e))?;
+    }
     Ok(())
 }
 
@@ -267,8 +311,20 @@ pub fn file_stem(series_uid: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The smallest series entry that deserialises (for tests of other modules).
+    pub(crate) fn minimal_entry_json() -> serde_json::Value {
+        serde_json::json!({
+            "study_instance_uid": "1.2", "series_instance_uid": "1.2.3",
+            "series_number": null, "series_description": "", "modality": "MR",
+            "weighting": null, "status": "measured", "reason": null, "num_instances": 1,
+            "processing_ms": null, "discs": [], "vertebrae": [], "lumbar_count": null,
+            "labeling_warnings": [], "midline_x_mm": null, "levels": [], "qc_images": [],
+            "mask_file": null, "dicom_files": []
+        })
+    }
 
     #[test]
     fn file_stems_cannot_escape() {

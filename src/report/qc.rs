@@ -10,6 +10,7 @@ use imageproc::drawing::{
 use imageproc::rect::Rect;
 use ndarray::Array2;
 
+use super::LevelEntry;
 use crate::spine::filters::percentile;
 use crate::spine::levels::SpineModel;
 
@@ -260,7 +261,11 @@ const WIDTH: Rgb<u8> = Rgb([0, 200, 255]);
 /// The minimum-area plane of every foramen, right side on the top row and left below,
 /// levels L1-L2 to L5-S1 left to right: the foramen outline in red, the root in green,
 /// the level, side, area and grade under each tile.
-pub fn foramina_image(results: &[crate::spine::foramen::ForamenResult], caption: &str) -> RgbImage {
+pub fn foramina_image(
+    results: &[crate::spine::foramen::ForamenResult],
+    levels: &[LevelEntry],
+    caption: &str,
+) -> RgbImage {
     use crate::spine::foramen::Side;
     use crate::spine::levels::LUMBAR_LEVELS;
     const TILE: u32 = 200;
@@ -291,7 +296,7 @@ pub fn foramina_image(results: &[crate::spine::foramen::ForamenResult], caption:
                 text2 = format!(
                     "{:.0} mm2, {} ({:.2})",
                     res.min_area_mm2.unwrap_or(f64::NAN),
-                    res.grading.grade.as_str(),
+                    grade_of(levels, res).0,
                     res.confidence
                 );
             } else {
@@ -321,6 +326,7 @@ const OVERLAY_PX: f64 = 360.0;
 /// with their values, and the level, side, area, grade and confidence below.
 pub fn foramen_overlays(
     results: &[crate::spine::foramen::ForamenResult],
+    levels: &[LevelEntry],
     caption: &str,
 ) -> Vec<(String, RgbImage)> {
     use rayon::prelude::*;
@@ -334,15 +340,85 @@ pub fn foramen_overlays(
             }
             Some((
                 format!("{}_{}", r.level, r.side.as_str()),
-                frame(&overlay(r, s), caption),
+                frame(&overlay(r, s, grade_of(levels, r)), caption),
             ))
         })
         .collect()
 }
 
+/// The caption burnt into every QC image of a series.
+pub fn caption(entry: &super::SeriesEntry, midline_x_mm: f64) -> String {
+    format!(
+        "{} #{} {} | midline x {:.1} mm",
+        entry.modality,
+        entry.series_number.map_or("-".into(), |n| n.to_string()),
+        entry.series_description,
+        midline_x_mm
+    )
+}
+
+/// Every QC image of a series, named: `midsagittal`, `foramina` (the montage) and one
+/// `{level}_{side}` overlay per measured foramen.
+pub fn series_images(
+    analysis: &crate::spine::Analysis,
+    entry: &super::SeriesEntry,
+) -> Vec<(String, RgbImage)> {
+    let caption = caption(entry, analysis.model.localization.midline_x_mm);
+    let levels = &entry.levels;
+    let ((mid, montage), overlays) = rayon::join(
+        || {
+            rayon::join(
+                || midsagittal_image(&analysis.model, &caption),
+                || foramina_image(&analysis.foramina, levels, &caption),
+            )
+        },
+        || foramen_overlays(&analysis.foramina, levels, &caption),
+    );
+    let mut images = vec![("midsagittal".into(), mid), ("foramina".into(), montage)];
+    images.extend(overlays);
+    images
+}
+
+/// QC images as PNG files (the default of `foramen measure`).
+pub struct PngOutput {
+    pub dir: std::path::PathBuf,
+}
+
+impl super::output::SeriesOutput for PngOutput {
+    fn needs_images(&self) -> bool {
+        true
+    }
+    fn write(&self, ctx: &super::output::SeriesContext) -> Vec<super::output::Recorded> {
+        use super::output::Recorded;
+        use rayon::prelude::*;
+        ctx.images
+            .par_iter()
+            .map(|(key, img)| {
+                let name = format!("{}_{key}.png", ctx.stem);
+                match write_png(img, &self.dir.join(&name)) {
+                    Ok(()) => Recorded::QcImage(format!("qc/{name}")),
+                    Err(e) => Recorded::Warning(format!("QC image not written: {e}")),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The grade and flag the report gives a foramen (graded after the analysis).
+fn grade_of<'a>(
+    levels: &'a [LevelEntry],
+    r: &crate::spine::foramen::ForamenResult,
+) -> (&'a str, bool) {
+    levels
+        .iter()
+        .find(|l| l.level == r.level && l.side == r.side.as_str())
+        .map_or(("indeterminate", false), |l| (&*l.grade, l.flagged))
+}
+
 fn overlay(
     r: &crate::spine::foramen::ForamenResult,
     s: &crate::spine::foramen::SliceResult,
+    (grade, flagged): (&str, bool),
 ) -> RgbImage {
     let full = outlined(s);
     // Crop to the foramen with a margin of surrounding anatomy, so that it fills the
@@ -423,8 +499,8 @@ fn overlay(
         format!("height {}, width {}", mm(r.height_mm), mm(r.width_mm)),
         format!(
             "grade {}{}, confidence {:.2}",
-            r.grading.grade.as_str(),
-            if r.grading.flagged { " (flagged)" } else { "" },
+            grade,
+            if flagged { " (flagged)" } else { "" },
             r.confidence
         ),
     ];
@@ -592,7 +668,7 @@ mod tests {
     #[test]
     fn overlay_has_banner_outline_and_measurement_lines() {
         let results = vec![synthetic(), unmeasured("L5-S1", Side::Right, "not found")];
-        let out = foramen_overlays(&results, "caption");
+        let out = foramen_overlays(&results, &[], "caption");
         assert_eq!(out.len(), 1, "only measured foramina get an overlay");
         let (key, img) = &out[0];
         assert_eq!(key, "L4-L5_left");
@@ -641,7 +717,7 @@ mod tests {
         let mut r = synthetic();
         r.height_line = None;
         r.width_line = Some([[f64::NAN; 3], [0.0; 3]]);
-        let out = foramen_overlays(&[r], "c");
+        let out = foramen_overlays(&[r], &[], "c");
         assert_eq!(out.len(), 1);
         assert_eq!(count(&out[0].1, HEIGHT), 0);
         assert_eq!(count(&out[0].1, WIDTH), 0);

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use crate::atomic_file::OutputLock;
 use crate::grading::Thresholds;
-use crate::measure::{MeasureOptions, measure, qc_dir};
+use crate::pipeline::{MeasureOptions, measure, qc_dir};
 use crate::report::ids::{IdPolicy, folder_salt};
+use crate::report::output::OutputOptions;
 use crate::report::{Report, Status};
 
 use super::store::{self, DONE_SCHEMA, DoneMarker, Layout, SeriesKey};
@@ -58,9 +59,11 @@ pub fn process_series(layout: &Layout, key: &SeriesKey) -> Result<Outcome, Proce
     let dicom_dir = dir.join("dicom");
     let opts = MeasureOptions {
         series: None,
-        qc_dir: Some(qc_dir(&dir)),
-        masks_dir: None,
-        dicom_dir: Some(dicom_dir.clone()),
+        outputs: OutputOptions {
+            qc_dir: Some(qc_dir(&dir)),
+            masks_dir: None,
+            dicom_dir: Some(dicom_dir.clone()),
+        },
         thresholds: Thresholds::default(),
         time_limit: Some(std::time::Duration::from_secs(300)),
         ids: IdPolicy {

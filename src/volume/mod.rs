@@ -1,13 +1,11 @@
-//! Voxel volumes in physical units with their patient-space geometry, and their
-//! assembly from the slices of a DICOM series.
+//! Voxel volumes in physical units with their patient-space geometry: the data every
+//! input reader produces (DICOM: [`crate::dicom::assemble`]) and the analysis consumes.
 
-pub mod assemble;
 pub mod geometry;
 
 use ndarray::Array3;
 use serde::Serialize;
 
-pub use assemble::{AssemblyError, assemble};
 pub use geometry::{Geometry, Plane, Vec3};
 
 /// Imaging modality, as far as measurement cares.
@@ -39,6 +37,29 @@ impl Modality {
 impl std::fmt::Display for Modality {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// MR contrast weighting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weighting {
+    T1,
+    T2,
+    PD,
+    STIR,
+    Unknown,
+}
+
+impl Weighting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Weighting::T1 => "t1",
+            Weighting::T2 => "t2",
+            Weighting::PD => "pd",
+            Weighting::STIR => "stir",
+            Weighting::Unknown => "unknown",
+        }
     }
 }
 

@@ -17,16 +17,24 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::grading::{self, FatObliteration, ForamenMeasurements, Grading, Thresholds};
-use crate::series::Weighting;
 use crate::spine::levels::{LUMBAR_LEVELS, Localization};
+use crate::volume::Weighting;
 use crate::volume::geometry::{add, cross, dot, norm, normalize, scale, sub};
 use crate::volume::{Modality, Vec3, Volume};
 use roi::{RoiFrame, SlicePlane, slice_planes};
 use segment::{SegmentParams, SliceSegmentation, segment};
 
-/// Perineural fat thinner than this around the root counts as obliterated (mm).
-pub const FAT_RIM_MIN_MM: f64 = 1.0;
+/// Thickness of the perineural fat between the root and the foramen boundary, in the
+/// four directions of the sagittal image (mm); `None` in a direction where the walk from
+/// the root centre leaves the image or meets root again before the boundary. Whether
+/// that is "obliterated" is for `crate::grading` to say.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FatRim {
+    pub superior: Option<f64>,
+    pub inferior: Option<f64>,
+    pub anterior: Option<f64>,
+    pub posterior: Option<f64>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,10 +80,9 @@ pub struct ForamenResult {
     pub width_line: Option<[Vec3; 2]>,
     pub posterior_disc_height_mm: Option<f64>,
     pub fat_fraction: Option<f64>,
-    pub fat_obliteration: Option<FatObliteration>,
+    /// Perineural fat around the root; `None` when no root is seen.
+    pub fat_rim: Option<FatRim>,
     pub root_area_mm2: Option<f64>,
-    pub neighbour_ratio: Option<f64>,
-    pub grading: Grading,
     pub confidence: f64,
     pub confidence_notes: Vec<String>,
     pub reason: Option<String>,
@@ -87,7 +94,6 @@ pub struct ForamenInput<'a> {
     pub volume: &'a Volume,
     pub localization: &'a Localization,
     pub weighting: Option<Weighting>,
-    pub thresholds: &'a Thresholds,
 }
 
 /// Region around a disc searched for its foramina, in units of the local disc spacing
@@ -348,7 +354,6 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
             ));
         }
     }
-    finish(&mut results, input);
     results
 }
 
@@ -366,10 +371,8 @@ pub fn unmeasured(level: &str, side: Side, reason: &str) -> ForamenResult {
         width_line: None,
         posterior_disc_height_mm: None,
         fat_fraction: None,
-        fat_obliteration: None,
+        fat_rim: None,
         root_area_mm2: None,
-        neighbour_ratio: None,
-        grading: grading::grade(&ForamenMeasurements::default(), &Thresholds::default()),
         confidence: 0.0,
         confidence_notes: Vec::new(),
         reason: Some(reason.to_string()),
@@ -454,7 +457,7 @@ fn measure_one(
     let pdh = posterior_disc_height(min_r, mid, i0, s);
     let t1 = input.volume.modality == Modality::MR && input.weighting != Some(Weighting::T2);
     let root_area = min_r.seg.root.iter().filter(|&&m| m).count() as f64 * px * px;
-    let obliteration = fat_obliteration(&min_r.seg, px);
+    let rim = fat_rim(&min_r.seg, px);
     let mut res = ForamenResult {
         level: name.to_string(),
         side,
@@ -466,10 +469,8 @@ fn measure_one(
         width_line,
         posterior_disc_height_mm: pdh,
         fat_fraction: t1.then(|| min_r.seg.fat_area_mm2 / min_r.seg.area_mm2.max(1e-9)),
-        fat_obliteration: obliteration,
+        fat_rim: rim,
         root_area_mm2: Some(root_area),
-        neighbour_ratio: None,
-        grading: grading::grade(&ForamenMeasurements::default(), input.thresholds),
         confidence: 1.0,
         confidence_notes: Vec::new(),
         reason: None,
@@ -803,9 +804,9 @@ fn endplates_at_column(
     Some((crossing(-1)?, crossing(1)?))
 }
 
-/// Directions (from the root centre) in which the fat rim is thinner than
-/// [`FAT_RIM_MIN_MM`] before the foramen boundary; `None` when no root is seen.
-fn fat_obliteration(seg: &SliceSegmentation, px: f64) -> Option<FatObliteration> {
+/// Fat between the root centre and the foramen boundary along the four image
+/// directions (see [`FatRim`]); `None` when no root is seen.
+fn fat_rim(seg: &SliceSegmentation, px: f64) -> Option<FatRim> {
     let (h, w) = seg.root.dim();
     let (mut si, mut sj, mut n) = (0.0, 0.0, 0usize);
     for ((i, j), &m) in seg.root.indexed_iter() {
@@ -822,7 +823,7 @@ fn fat_obliteration(seg: &SliceSegmentation, px: f64) -> Option<FatObliteration>
         (si / n as f64).round() as i64,
         (sj / n as f64).round() as i64,
     );
-    let walk = |di: i64, dj: i64| -> bool {
+    let walk = |di: i64, dj: i64| -> Option<f64> {
         let (mut i, mut j) = (ci, cj);
         let mut fat = 0usize;
         let mut left_root = false;
@@ -830,32 +831,28 @@ fn fat_obliteration(seg: &SliceSegmentation, px: f64) -> Option<FatObliteration>
             i += di;
             j += dj;
             if i < 0 || j < 0 || i >= h as i64 || j >= w as i64 {
-                return false;
+                return None;
             }
             let (iu, ju) = (i as usize, j as usize);
             if !seg.mask[[iu, ju]] {
-                return (fat as f64) * px < FAT_RIM_MIN_MM;
+                return Some(fat as f64 * px);
             }
             if seg.root[[iu, ju]] {
                 if left_root {
                     // Root again after fat: not a boundary.
-                    return false;
+                    return None;
                 }
                 continue;
             }
             left_root = true;
             fat += 1;
-            if fat as f64 * px >= FAT_RIM_MIN_MM {
-                return false;
-            }
         }
     };
-    Some(FatObliteration {
+    Some(FatRim {
         superior: walk(-1, 0),
         inferior: walk(1, 0),
         anterior: walk(0, -1),
         posterior: walk(0, 1),
-        root_deformed: false,
     })
 }
 
@@ -892,57 +889,6 @@ fn confidence(res: &mut ForamenResult, disc: &crate::spine::levels::Disc, input:
     }
     res.confidence = (c * 100.0).round() / 100.0;
     res.confidence_notes = notes;
-}
-
-/// Cross-level steps: root deformity against the series' typical root, neighbour
-/// ratios, grades.
-fn finish(results: &mut [ForamenResult], input: &ForamenInput) {
-    let mut roots: Vec<f64> = results
-        .iter()
-        .filter_map(|r| r.root_area_mm2.filter(|a| *a > 0.0))
-        .collect();
-    roots.sort_by(f64::total_cmp);
-    let typical_root = roots.get(roots.len() / 2).copied();
-    for r in results.iter_mut() {
-        if let (Some(o), Some(a), Some(t)) =
-            (&mut r.fat_obliteration, r.root_area_mm2, typical_root)
-        {
-            o.root_deformed = a < 0.5 * t;
-        }
-    }
-    let snapshot: Vec<(String, Side, Option<f64>)> = results
-        .iter()
-        .map(|r| (r.level.clone(), r.side, r.min_area_mm2))
-        .collect();
-    let area_of = |name: &str, side: Side| {
-        snapshot
-            .iter()
-            .find(|(l, s, _)| l == name && *s == side)
-            .and_then(|x| x.2)
-    };
-    for r in results.iter_mut() {
-        let i = LUMBAR_LEVELS
-            .iter()
-            .position(|l| *l == r.level)
-            .unwrap_or(0);
-        let above = (i > 0)
-            .then(|| area_of(LUMBAR_LEVELS[i - 1], r.side))
-            .flatten();
-        let below = LUMBAR_LEVELS.get(i + 1).and_then(|n| area_of(n, r.side));
-        r.neighbour_ratio = r
-            .min_area_mm2
-            .and_then(|a| grading::neighbour_ratio(a, above, below));
-        r.grading = grading::grade(
-            &ForamenMeasurements {
-                min_area_mm2: r.min_area_mm2,
-                height_mm: r.height_mm,
-                posterior_disc_height_mm: r.posterior_disc_height_mm,
-                neighbour_ratio: r.neighbour_ratio,
-                fat_obliteration: r.fat_obliteration,
-            },
-            input.thresholds,
-        );
-    }
 }
 
 #[cfg(test)]

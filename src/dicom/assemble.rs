@@ -8,9 +8,9 @@ use ndarray::{Array3, ArrayViewMut2, s};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::geometry::{Geometry, Vec3, cross, dot, normalize};
-use super::{Modality, Volume};
 use crate::dicom::{DicomError, InstanceHeader, error_chain, pixels};
+use crate::volume::geometry::{self, Geometry, Vec3, cross, dot, normalize};
+use crate::volume::{Modality, Volume};
 
 /// Why a set of instances does not form one regular slice stack.
 #[derive(Debug, thiserror::Error)]
@@ -321,12 +321,9 @@ pub fn plan_stack(instances: &[InstanceHeader]) -> Result<StackPlan, AssemblyErr
     let max_offset = placed
         .iter()
         .map(|(s, _, _)| {
-            let d = super::geometry::sub(s.position_mm, origin);
+            let d = geometry::sub(s.position_mm, origin);
             let along = dot(d, normal);
-            super::geometry::norm(super::geometry::sub(
-                d,
-                super::geometry::scale(normal, along),
-            ))
+            geometry::norm(geometry::sub(d, geometry::scale(normal, along)))
         })
         .fold(0.0, f64::max);
     if max_offset > 0.5 * pixel_spacing[0].min(pixel_spacing[1]) {

@@ -20,14 +20,14 @@ use dicom_dictionary_std::tags;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
 use image::RgbImage;
 
-pub(crate) use super::elements::{ds, put_seq, put_str, put_strs, put_u16};
-use super::error_chain;
-use super::uid::derived_uid;
+use crate::dicom::assemble::StackPlan;
+pub(crate) use crate::dicom::elements::{ds, put_seq, put_str, put_strs, put_u16};
+use crate::dicom::error_chain;
+use crate::dicom::uid::derived_uid;
 use crate::report::SeriesEntry;
 use crate::series::Series;
 use crate::spine::foramen::{ForamenResult, SliceResult};
 use crate::volume::Volume;
-use crate::volume::assemble::StackPlan;
 use crate::volume::geometry::Plane;
 
 /// What the writers need from one measured series.
@@ -298,6 +298,60 @@ pub(crate) fn measured(foramina: &[ForamenResult]) -> Vec<&ForamenResult> {
         .iter()
         .filter(|f| f.min_area_mm2.is_some() && f.min_slice.is_some())
         .collect()
+}
+
+/// `--dicom-out`: SR, SEG and key images in the source study (DICOM inputs only).
+pub struct DicomOutput {
+    pub dir: PathBuf,
+}
+
+impl crate::report::output::SeriesOutput for DicomOutput {
+    fn needs_images(&self) -> bool {
+        true
+    }
+    fn write(
+        &self,
+        ctx: &crate::report::output::SeriesContext,
+    ) -> Vec<crate::report::output::Recorded> {
+        use crate::report::output::{Recorded, Source};
+        let Source::Dicom { series, plan } = ctx.source else {
+            return vec![Recorded::Warning(
+                "DICOM results not written: the input is not a DICOM series".into(),
+            )];
+        };
+        // Key images: the levels, the montage of every foramen, and the flagged
+        // foramina on their own (a PACS reader pages through these).
+        let flagged: Vec<String> = ctx
+            .entry
+            .levels
+            .iter()
+            .filter(|l| l.flagged)
+            .map(|l| format!("{}_{}", l.level, l.side))
+            .collect();
+        let keys: Vec<(String, RgbImage)> = ctx
+            .images
+            .iter()
+            .filter(|(k, _)| k == "midsagittal" || k == "foramina" || flagged.contains(k))
+            .cloned()
+            .collect();
+        let input = ResultsInput {
+            series,
+            plan,
+            volume: ctx.volume,
+            foramina: &ctx.analysis.foramina,
+            entry: ctx.entry,
+            key_images: &keys,
+        };
+        match write_results(&input, &self.dir) {
+            Ok(written) => written
+                .files
+                .iter()
+                .map(|f| Recorded::DicomFile(f.display().to_string()))
+                .chain(written.warnings.into_iter().map(Recorded::Warning))
+                .collect(),
+            Err(e) => vec![Recorded::Warning(format!("DICOM results not written: {e}"))],
+        }
+    }
 }
 
 /// Writes the DICOM result objects of one series into `dir`; returns the files written.

@@ -181,7 +181,13 @@ fn measurement_group(input: &ResultsInput, f: &ForamenResult) -> InMemDicomObjec
             &result_uid(series_uid, &format!("tracking {label}")),
         ),
     ];
-    if let Some(g) = grade_code(f.grading.grade) {
+    let grade = input
+        .entry
+        .levels
+        .iter()
+        .find(|l| l.level == f.level && l.side == f.side.as_str())
+        .and_then(|l| Grade::parse(&l.grade));
+    if let Some(g) = grade.and_then(grade_code) {
         children.push(code("CONTAINS", FINDING, g));
     }
     if let Some(region) = image_region(input, f) {

@@ -349,6 +349,14 @@ pub fn grade(m: &ForamenMeasurements, t: &Thresholds) -> Grading {
     }
 }
 
+/// Confidence (0-1, as in `report.json`) at or above which a result is presented as
+/// high (green in `report.html`). A presentation band only: grading never reads it.
+pub const CONFIDENCE_HIGH: f64 = 0.7;
+
+/// Confidence at or above which, below [`CONFIDENCE_HIGH`], a result is presented as
+/// moderate; below it, as low (red, bold).
+pub const CONFIDENCE_MODERATE: f64 = 0.4;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -419,7 +419,7 @@ mod tests {
         // x runs mostly posterior (columns), y mostly superior (rows, flipped), z left-right.
         assert_eq!(o.volume.shape(), (2, 3, 4));
         assert_eq!(o.axes, [2, 1, 0]);
-        assert_eq!(o.flipped[1], true);
+        assert!(o.flipped[1]);
         let g = &o.volume.geometry;
         assert_eq!(g.plane(), crate::volume::Plane::Sagittal);
         for ((sl, r, c), v) in o.volume.voxels.indexed_iter() {

@@ -7,6 +7,7 @@
 //! else from a BIDS sidecar JSON next to the file, else (modality only) from the
 //! voxel values, and the result says which.
 
+pub mod malformed;
 pub mod metaimage;
 pub mod nifti;
 pub mod orient;
@@ -101,6 +102,30 @@ pub enum VolumeFileError {
 }
 
 impl VolumeFileError {
+    /// Stable snake_case name of the variant (for reports, corpora and exit reasons).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            VolumeFileError::Unreadable { .. } => "unreadable",
+            VolumeFileError::UnknownExtension { .. } => "unknown_extension",
+            VolumeFileError::NotNifti { .. } => "not_nifti",
+            VolumeFileError::UnsupportedVariant { .. } => "unsupported_variant",
+            VolumeFileError::TruncatedCompression { .. } => "truncated_compression",
+            VolumeFileError::CorruptCompression { .. } => "corrupt_compression",
+            VolumeFileError::DataSizeMismatch { .. } => "data_size_mismatch",
+            VolumeFileError::BadDimensions { .. } => "bad_dimensions",
+            VolumeFileError::TooLarge { .. } => "too_large",
+            VolumeFileError::FourD { .. } => "four_d",
+            VolumeFileError::NonScalar { .. } => "non_scalar",
+            VolumeFileError::UnknownDatatype { .. } => "unknown_datatype",
+            VolumeFileError::UnsupportedDatatype { .. } => "unsupported_datatype",
+            VolumeFileError::NoOrientation { .. } => "no_orientation",
+            VolumeFileError::InvalidGeometry { .. } => "invalid_geometry",
+            VolumeFileError::NonFinite { .. } => "non_finite",
+            VolumeFileError::BadHeader { .. } => "bad_header",
+            VolumeFileError::MissingDataFile { .. } => "missing_data_file",
+        }
+    }
+
     /// One-line message including the source chain.
     pub fn message(&self) -> String {
         crate::dicom::error_chain(self)
@@ -466,98 +491,7 @@ pub fn read_volume(
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! Hand-made tiny files for the readers' tests.
-
-    /// A little-endian NIfTI-1 header (348 bytes) + 4 bytes of extender, with the
-    /// fields the tests vary.
-    #[derive(Clone)]
-    pub struct NiftiSpec {
-        pub dim: [i16; 8],
-        pub datatype: i16,
-        pub bitpix: i16,
-        pub pixdim: [f32; 8],
-        pub vox_offset: f32,
-        pub scl_slope: f32,
-        pub scl_inter: f32,
-        pub xyzt_units: u8,
-        pub qform_code: i16,
-        pub sform_code: i16,
-        pub quatern: [f32; 6],
-        pub srow: [[f32; 4]; 3],
-        pub magic: [u8; 4],
-        pub sizeof_hdr: i32,
-    }
-
-    impl Default for NiftiSpec {
-        fn default() -> Self {
-            NiftiSpec {
-                dim: [3, 4, 3, 2, 1, 1, 1, 1],
-                datatype: 4,
-                bitpix: 16,
-                pixdim: [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
-                vox_offset: 352.0,
-                scl_slope: 0.0,
-                scl_inter: 0.0,
-                xyzt_units: 2,
-                qform_code: 0,
-                sform_code: 1,
-                quatern: [0.0; 6],
-                srow: [
-                    [1.0, 0.0, 0.0, 0.0],
-                    [0.0, 1.0, 0.0, 0.0],
-                    [0.0, 0.0, 1.0, 0.0],
-                ],
-                magic: *b"n+1\0",
-                sizeof_hdr: 348,
-            }
-        }
-    }
-
-    impl NiftiSpec {
-        /// Header bytes followed by `data` (a `.nii` file's contents).
-        pub fn file(&self, data: &[u8]) -> Vec<u8> {
-            let mut h = vec![0u8; 352];
-            let put = |h: &mut Vec<u8>, at: usize, b: &[u8]| h[at..at + b.len()].copy_from_slice(b);
-            put(&mut h, 0, &self.sizeof_hdr.to_le_bytes());
-            h[38] = b'r';
-            for (n, d) in self.dim.iter().enumerate() {
-                put(&mut h, 40 + 2 * n, &d.to_le_bytes());
-            }
-            put(&mut h, 70, &self.datatype.to_le_bytes());
-            put(&mut h, 72, &self.bitpix.to_le_bytes());
-            for (n, p) in self.pixdim.iter().enumerate() {
-                put(&mut h, 76 + 4 * n, &p.to_le_bytes());
-            }
-            put(&mut h, 108, &self.vox_offset.to_le_bytes());
-            put(&mut h, 112, &self.scl_slope.to_le_bytes());
-            put(&mut h, 116, &self.scl_inter.to_le_bytes());
-            h[123] = self.xyzt_units;
-            put(&mut h, 252, &self.qform_code.to_le_bytes());
-            put(&mut h, 254, &self.sform_code.to_le_bytes());
-            for (n, q) in self.quatern.iter().enumerate() {
-                put(&mut h, 256 + 4 * n, &q.to_le_bytes());
-            }
-            for (r, row) in self.srow.iter().enumerate() {
-                for (n, v) in row.iter().enumerate() {
-                    put(&mut h, 280 + 16 * r + 4 * n, &v.to_le_bytes());
-                }
-            }
-            put(&mut h, 344, &self.magic);
-            h.extend_from_slice(data);
-            h
-        }
-    }
-
-    pub fn i16_bytes(values: impl IntoIterator<Item = i16>) -> Vec<u8> {
-        values.into_iter().flat_map(|v| v.to_le_bytes()).collect()
-    }
-
-    pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(bytes).unwrap();
-        e.finish().unwrap()
-    }
+    pub use super::malformed::{NiftiSpec, gzip, i16_bytes};
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub mod series;
 pub mod serve;
 pub mod spine;
 pub mod volume;
+pub mod volume_file;
 
 /// The sentence every report, image and DICOM object carries.
 pub const DISCLAIMER: &str =

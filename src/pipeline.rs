@@ -37,6 +37,156 @@ pub struct MeasureOptions {
     pub ids: crate::report::ids::IdPolicy,
     /// Per-series time limit, checked between stages (`None`: none).
     pub time_limit: Option<std::time::Duration>,
+    /// Modality of research-format files (NIfTI, MetaImage), which do not record it
+    /// (`--modality`); else a BIDS sidecar, else guessed from the values.
+    pub modality: Option<crate::volume::Modality>,
+    /// MR weighting of research-format files (`--weighting`); else a BIDS sidecar or
+    /// the file name.
+    pub weighting: Option<Weighting>,
+}
+
+/// The input of one study: the DICOM series of a study, or one research-format file
+/// (one file is one study and one series).
+#[derive(Debug, Clone)]
+pub enum StudyInput<'a> {
+    Dicom(Vec<&'a Series>),
+    File(&'a Path),
+}
+
+impl StudyInput<'_> {
+    /// The files the study's results depend on (for `--resume` fingerprints).
+    pub fn paths(&self) -> Vec<PathBuf> {
+        match self {
+            StudyInput::Dicom(series) => series
+                .iter()
+                .flat_map(|s| s.instances.iter().map(|h| h.path.clone()))
+                .collect(),
+            StudyInput::File(p) => {
+                // A MetaImage header may keep its voxels in a file beside it, and any
+                // file may have a BIDS sidecar.
+                let mut v = vec![p.to_path_buf()];
+                for ext in ["raw", "json"] {
+                    let side = p.with_extension(ext);
+                    if side.exists() {
+                        v.push(side);
+                    }
+                }
+                v
+            }
+        }
+    }
+}
+
+/// The research-format files (`.nii`, `.nii.gz`, `.mha`, `.mhd`) named in `inputs` or
+/// found under its folders, sorted, each once.
+pub fn find_volume_files(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = inputs
+        .iter()
+        .flat_map(|p| {
+            walkdir::WalkDir::new(p)
+                .follow_links(true)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(walkdir::DirEntry::into_path)
+                .filter(|p| crate::volume_file::VolumeFormat::from_path(p).is_some())
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// The UID standing for a research-format file's study and series in the report (a
+/// `2.25` UID derived from the path as given: stable across runs, unique per file; the
+/// path itself is in `source_file`).
+pub fn file_uid(path: &Path) -> String {
+    crate::dicom::uid::derived_uid(&["foramen research-format file", &path.display().to_string()])
+}
+
+/// The selection of a research-format file's study: the file is the one series.
+pub fn file_selection(path: &Path) -> StudySelection {
+    let source = file_uid(path);
+    StudySelection {
+        study_instance_uid: source.clone(),
+        selected_series: Some(source.clone()),
+        summary: "research-format file: one file is one series".into(),
+        choices: vec![crate::selection::Choice {
+            series_instance_uid: source,
+            series_number: None,
+            series_description: String::new(),
+            selected: true,
+            reason: "the only series of the file".into(),
+        }],
+    }
+}
+
+/// Measures one research-format file (NIfTI, MetaImage) as one series.
+pub fn run_file(path: &Path, opts: &MeasureOptions) -> SeriesEntry {
+    let uid = file_uid(path);
+    let source = path.display().to_string();
+    let read = crate::dicom::catch_panic(|| {
+        crate::volume_file::read_volume(path, opts.modality, opts.weighting)
+    });
+    let rv = match read {
+        Ok(Ok(rv)) => rv,
+        Ok(Err(e)) => {
+            let mut entry = SeriesEntry::for_file(&uid, crate::volume::Modality::MR, None);
+            entry.modality = String::new();
+            entry.source_file = Some(source);
+            return failed(entry, format!("could not read the file: {e}"));
+        }
+        Err(msg) => {
+            let mut entry = SeriesEntry::for_file(&uid, crate::volume::Modality::MR, None);
+            entry.modality = String::new();
+            entry.source_file = Some(source);
+            return failed(
+                entry,
+                format!("internal error while reading this file (please report it): {msg}"),
+            );
+        }
+    };
+    let mut entry = SeriesEntry::for_file(&uid, rv.volume.modality, rv.weighting);
+    entry.source_file = Some(source);
+    entry.num_instances = 1;
+    entry.input_notes.push(format!(
+        "{} file; modality {} ({}){}",
+        rv.format.as_str(),
+        rv.volume.modality,
+        rv.modality_basis,
+        if rv.volume.modality == crate::volume::Modality::MR {
+            format!("; weighting {}", rv.weighting_basis)
+        } else {
+            String::new()
+        }
+    ));
+    if rv.modality_guessed {
+        entry.input_notes.push(format!(
+            "modality guessed as {} from the voxel values: pass --modality to set it",
+            rv.volume.modality
+        ));
+    }
+    entry.input_notes.extend(rv.notes.iter().cloned());
+    // The same rule as for DICOM series: thick axial MR cannot be resliced to
+    // sagittal planes fine enough for the foramina.
+    if rv.volume.modality == crate::volume::Modality::MR
+        && rv.acquisition_plane == Some(crate::volume::Plane::Axial)
+    {
+        return failed(
+            entry,
+            "axial MR acquisition: the foramina need sagittal planes (a sagittal MR series or any CT)"
+                .into(),
+        );
+    }
+    let weighting = rv.weighting;
+    let volume = rv.volume;
+    run_volume(
+        entry,
+        Source::File { path },
+        weighting,
+        move || Ok(volume),
+        opts,
+    )
 }
 
 fn round(v: Option<f64>, digits: i32) -> Option<f64> {
@@ -348,11 +498,14 @@ fn fill_entry(entry: &mut SeriesEntry, analysis: &Analysis, weighting: Option<We
     entry.levels = foramen_entries(&analysis.foramina);
 }
 
-/// The series of each study, in report order, with the study's selection.
+/// The input of each study, in report order, with the study's selection: the DICOM
+/// studies' series, or the research-format file a selection names (see
+/// [`file_selection`]).
 pub fn study_groups<'a>(
     series: &'a [Series],
+    files: &'a [PathBuf],
     selections: &'a [StudySelection],
-) -> Vec<(&'a StudySelection, Vec<&'a Series>)> {
+) -> Vec<(&'a StudySelection, StudyInput<'a>)> {
     let mut by_study: std::collections::HashMap<&str, Vec<&Series>> =
         std::collections::HashMap::new();
     for s in series {
@@ -361,24 +514,58 @@ pub fn study_groups<'a>(
             .or_default()
             .push(s);
     }
+    let by_file: std::collections::HashMap<String, &Path> =
+        files.iter().map(|f| (file_uid(f), f.as_path())).collect();
     selections
         .iter()
         .map(|sel| {
-            let members = by_study
-                .remove(sel.study_instance_uid.as_str())
-                .unwrap_or_default();
-            (sel, members)
+            let uid = sel.study_instance_uid.as_str();
+            let input = match (by_study.remove(uid), by_file.get(uid)) {
+                (None, Some(path)) => StudyInput::File(path),
+                (members, _) => StudyInput::Dicom(members.unwrap_or_default()),
+            };
+            (sel, input)
         })
         .collect()
+}
+
+/// The studies of the inputs: DICOM studies as [`select`] chose their series, then one
+/// per research-format file.
+pub fn select_studies(
+    series: &[Series],
+    files: &[PathBuf],
+    opts: &MeasureOptions,
+) -> Vec<StudySelection> {
+    let mut selections = select(series, opts.series.as_deref());
+    selections.extend(files.iter().map(|f| file_selection(f)));
+    selections
+}
+
+/// Drops the research-format files from the discovery's skipped files (they are not
+/// DICOM, but they are read).
+pub fn keep_unread(skipped: &mut Vec<discover::SkippedFile>, files: &[PathBuf]) {
+    skipped.retain(|f| {
+        !files.contains(&f.path)
+            && !files.iter().any(|v| {
+                // A MetaImage's raw voxels and a BIDS sidecar belong to their volume.
+                ["raw", "json"]
+                    .iter()
+                    .any(|e| v.with_extension(e) == f.path)
+            })
+    });
 }
 
 /// Report entries of one study's series (`series` in report order): the selected
 /// series measured, every other one skipped with the reason of the selection.
 pub fn run_study(
     selection: &StudySelection,
-    series: &[&Series],
+    input: &StudyInput,
     opts: &MeasureOptions,
 ) -> Vec<SeriesEntry> {
+    let series = match input {
+        StudyInput::Dicom(series) => series,
+        StudyInput::File(path) => return vec![run_file(path, opts)],
+    };
     series
         .iter()
         .map(|s| {
@@ -437,14 +624,16 @@ pub fn measure(
     on_file: &(dyn Fn() + Sync),
 ) -> (Report, usize) {
     let started = std::time::SystemTime::now();
-    let found = discover(inputs, on_file);
+    let mut found = discover(inputs, on_file);
+    let files = find_volume_files(inputs);
+    keep_unread(&mut found.skipped, &files);
     let instances = found.instances.len();
     let series = group_series(found.instances);
-    let selections: Vec<StudySelection> = select(&series, opts.series.as_deref());
-    let groups = study_groups(&series, &selections);
+    let selections = select_studies(&series, &files, opts);
+    let groups = study_groups(&series, &files, &selections);
     let entries: Vec<SeriesEntry> = groups
         .par_iter()
-        .flat_map_iter(|(sel, members)| run_study(sel, members, opts))
+        .flat_map_iter(|(sel, input)| run_study(sel, input, opts))
         .collect();
     let report = build_report(
         started,

@@ -174,23 +174,30 @@ fn digests(out: &Path, prefix: &str, into: &mut BTreeMap<String, String>) {
     }
 }
 
-fn measure(input: &Path, out: &Path) {
+fn measure(inputs: &[PathBuf], out: &Path) {
     let o = out.to_string_lossy();
     let dicom = out.join("dicom");
+    let inputs: Vec<String> = inputs
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["-q", "measure"];
+    args.extend(inputs.iter().map(String::as_str));
     run(&[
-        "-q",
-        "measure",
-        &input.to_string_lossy(),
-        "--out",
-        &o,
-        "--masks",
-        "--dicom-out",
-        &dicom.to_string_lossy(),
-        "--id-salt-file",
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/golden/salt")
-            .to_string_lossy(),
-    ]);
+        &args[..],
+        &[
+            "--out",
+            &o,
+            "--masks",
+            "--dicom-out",
+            &dicom.to_string_lossy(),
+            "--id-salt-file",
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/golden/salt")
+                .to_string_lossy(),
+        ],
+    ]
+    .concat());
 }
 
 #[test]
@@ -207,9 +214,13 @@ fn outputs_match_the_recorded_digests() {
         &suite.to_string_lossy(),
     ]);
     let mut got = BTreeMap::new();
-    measure(&root.join("fixtures"), &tmp.path().join("fx"));
+    // The DICOM fixtures (the real NIfTI fixture has tests of its own).
+    measure(
+        &[root.join("fixtures/mr-t1"), root.join("fixtures/ct")],
+        &tmp.path().join("fx"),
+    );
     digests(&tmp.path().join("fx"), "fixtures", &mut got);
-    measure(&suite, &tmp.path().join("su"));
+    measure(&[suite], &tmp.path().join("su"));
     digests(&tmp.path().join("su"), "suite", &mut got);
     assert!(got.len() > 50, "too few outputs: {}", got.len());
 

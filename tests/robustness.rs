@@ -473,10 +473,21 @@ fn an_unreadable_folder_is_reported_not_fatal() {
             std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         }
     }
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_foramen"));
+    // Root reads any folder: run as `nobody` so the permission bits apply. `nobody`
+    // may not reach the target folder (under root's home in the usual container
+    // setup), so it runs a copy of the binary in the world-readable temp folder.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let bin = if as_root {
+        let copy = root.path().join("foramen");
+        std::fs::copy(env!("CARGO_BIN_EXE_foramen"), &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    } else {
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_foramen"))
+    };
+    let mut cmd = Command::new(&bin);
     cmd.arg("scan").arg(&input).arg("--json");
-    // Root reads any folder: run as `nobody` so the permission bits apply.
-    if unsafe { libc::geteuid() } == 0 {
+    if as_root {
         cmd.uid(65534).gid(65534);
     }
     let out = cmd.output().unwrap();

@@ -40,7 +40,7 @@ fn nibabel_oblique_nifti_with_scaling() {
     // Written by nibabel: int16 5x4x3, sform = Rz(10°)·Rx(25°)·diag(3.5, 0.6, 0.7) +
     // (12.5, -40.25, 7) (code 2), scl_slope 0.5, scl_inter -3. nibabel's own
     // get_fdata() and sform, RAS → LPS by negating x and y:
-    let path = Path::new("fixtures/volume_file/nibabel_oblique.nii.gz");
+    let path = Path::new("tests/data/volume_file/nibabel_oblique.nii.gz");
     let r = read_volume(path, Some(Modality::MR), None).unwrap();
     assert_eq!(
         r.volume.shape().0,
@@ -68,7 +68,7 @@ fn simpleitk_rotated_compressed_mha() {
     // Written by SimpleITK: MET_SHORT 4x3x2, spacing (0.625, 0.75, 4), origin
     // (-30, -110.5, 60.25), directions x → (0, cos12°, -sin12°), y → (0, sin12°, cos12°),
     // z → (1, 0, 0), zlib-compressed. Values and TransformIndexToPhysicalPoint from SimpleITK:
-    let path = Path::new("fixtures/volume_file/sitk_rotated.mha");
+    let path = Path::new("tests/data/volume_file/sitk_rotated.mha");
     let r = read_volume(path, None, None).unwrap();
     assert!(r.modality_guessed);
     assert_eq!(r.volume.modality, Modality::MR);

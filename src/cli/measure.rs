@@ -14,9 +14,18 @@ use super::{Context, exit};
 
 #[derive(clap::Args, Debug)]
 pub struct MeasureArgs {
-    /// DICOM files or folders (recursively; any file names; several studies allowed).
+    /// DICOM files or folders (recursively; any file names; several studies allowed),
+    /// and research-format volumes (.nii, .nii.gz, .mha, .mhd: one file is one series).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+    /// Modality of NIfTI/MetaImage inputs, which do not record it (default: a BIDS
+    /// sidecar JSON, else guessed from the values, said in the report).
+    #[arg(long, value_name = "mr|ct", value_parser = super::parse_modality)]
+    modality: Option<foramen::volume::Modality>,
+    /// MR weighting of NIfTI/MetaImage inputs (default: a BIDS sidecar JSON or the
+    /// file name, e.g. _T1w, _T2w).
+    #[arg(long, value_name = "t1|t2|pd|stir", value_parser = super::parse_weighting)]
+    weighting: Option<foramen::volume::Weighting>,
     /// Output folder for report.json and qc/ images (created if needed).
     #[arg(long, short, value_name = "DIR")]
     out: PathBuf,
@@ -85,6 +94,18 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
         eprintln!("foramen: {e}");
         return Ok(exit::USAGE);
     }
+    if let Some(dir) = &args.dicom_out
+        && let Some(file) = foramen::pipeline::find_volume_files(&args.inputs).first()
+    {
+        eprintln!(
+            "foramen: --dicom-out {} returns results into the source DICOM study, but {} is a \
+             NIfTI/MetaImage file with no study to return them to: measure such files \
+             without --dicom-out",
+            dir.display(),
+            file.display()
+        );
+        return Ok(exit::USAGE);
+    }
     let Some(_lock) = super::lock_output(&args.out, args.lock_wait)? else {
         return Ok(exit::BUSY);
     };
@@ -118,6 +139,8 @@ pub fn run(ctx: &Context, args: MeasureArgs) -> anyhow::Result<u8> {
         },
         thresholds,
         time_limit: std::time::Duration::try_from_secs_f64(args.series_time_limit.max(0.001)).ok(),
+        modality: args.modality,
+        weighting: args.weighting,
     };
     let cohort = CohortOptions {
         measure: opts,

@@ -224,3 +224,18 @@ pub fn check_inputs(paths: &[PathBuf]) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `--modality`: `mr` or `ct`.
+pub fn parse_modality(s: &str) -> Result<foramen::volume::Modality, String> {
+    foramen::volume::Modality::from_code(&s.to_ascii_uppercase())
+        .ok_or_else(|| format!("unknown modality {s:?} (expected mr or ct)"))
+}
+
+/// `--weighting`: `t1`, `t2`, `pd` or `stir`.
+pub fn parse_weighting(s: &str) -> Result<foramen::volume::Weighting, String> {
+    use foramen::volume::Weighting;
+    [Weighting::T1, Weighting::T2, Weighting::PD, Weighting::STIR]
+        .into_iter()
+        .find(|w| w.as_str().eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("unknown weighting {s:?} (expected t1, t2, pd or stir)"))
+}

@@ -18,11 +18,14 @@ use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use crate::dicom::discover;
-use crate::pipeline::{MeasureOptions, build_report, grade_entry, run_study, study_groups};
+use crate::pipeline::{
+    MeasureOptions, build_report, find_volume_files, grade_entry, keep_unread, run_study,
+    select_studies, study_groups,
+};
 use crate::report::Report;
 pub use crate::report::ShardInfo;
-use crate::selection::select;
-use crate::series::{Series, group_series, study_key};
+
+use crate::series::{group_series, study_key};
 use journal::{JOURNAL, JournalWriter, LINE_SCHEMA, StudyLine};
 pub use shard::{Shard, ShardError, shard_of, studies_digest};
 
@@ -90,17 +93,16 @@ pub fn options_digest(opts: &MeasureOptions) -> [u8; 32] {
     let dicom = opts.outputs.dicom_dir.as_deref().unwrap_or(Path::new(""));
     field(dicom.as_os_str().as_encoded_bytes());
     field(&opts.ids.salt);
+    field(opts.modality.map_or("", |m| m.as_str()).as_bytes());
+    field(opts.weighting.map_or("", |w| w.as_str()).as_bytes());
     h.finalize().into()
 }
 
 /// `sha256:` + hex SHA-256 over the study's files (sorted paths, sizes, modification
 /// times in ns) and the options digest: a changed, added or removed file, or other
 /// options, make another fingerprint, and the study is measured again.
-pub fn study_fingerprint(series: &[&Series], options: &[u8; 32]) -> String {
-    let mut paths: Vec<&Path> = series
-        .iter()
-        .flat_map(|s| s.instances.iter().map(|h| h.path.as_path()))
-        .collect();
+pub fn study_fingerprint(paths: &[PathBuf], options: &[u8; 32]) -> String {
+    let mut paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     paths.sort_unstable();
     let mut h = Sha256::new();
     h.update(options);
@@ -150,9 +152,12 @@ pub fn run(
 ) -> Result<CohortRun, CohortError> {
     let started = SystemTime::now();
     let mut found = discover::discover(inputs, on_file);
+    let mut files = find_volume_files(inputs);
+    keep_unread(&mut found.skipped, &files);
     let instances_found = found.instances.len();
     let shard_info = opts.shard.map(|shard| {
-        let all: BTreeSet<String> = found.instances.iter().map(study_key).collect();
+        let mut all: BTreeSet<String> = found.instances.iter().map(study_key).collect();
+        all.extend(files.iter().map(|f| crate::pipeline::file_uid(f)));
         let info = ShardInfo {
             k: shard.k,
             n: shard.n,
@@ -160,6 +165,7 @@ pub fn run(
             input_digest: studies_digest(all.iter().map(String::as_str)),
         };
         found.instances.retain(|h| shard.contains(&study_key(h)));
+        files.retain(|f| shard.contains(&crate::pipeline::file_uid(f)));
         // Files that are no study's are reported once, by shard 0.
         if shard.k != 0 {
             found.skipped.clear();
@@ -168,12 +174,12 @@ pub fn run(
     });
     let instances_read = found.instances.len();
     let series = group_series(std::mem::take(&mut found.instances));
-    let selections = select(&series, opts.measure.series.as_deref());
-    let groups = study_groups(&series, &selections);
+    let selections = select_studies(&series, &files, &opts.measure);
+    let groups = study_groups(&series, &files, &selections);
     let options = options_digest(&opts.measure);
     let fingerprints: Vec<String> = groups
         .par_iter()
-        .map(|(_, members)| study_fingerprint(members, &options))
+        .map(|(_, input)| study_fingerprint(&input.paths(), &options))
         .collect();
 
     let journal_path = opts.out.join(JOURNAL);
@@ -242,8 +248,8 @@ pub fn run(
             let (next, todo, groups, fingerprints) = (&next, &todo, &groups, &fingerprints);
             scope.spawn(move || {
                 while let Some(&g) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let (sel, members) = &groups[g];
-                    let series = rayon::scope(|_| run_study(sel, members, &opts.measure));
+                    let (sel, input) = &groups[g];
+                    let series = rayon::scope(|_| run_study(sel, input, &opts.measure));
                     let line = StudyLine {
                         schema: LINE_SCHEMA.into(),
                         study_instance_uid: sel.study_instance_uid.clone(),

@@ -114,7 +114,7 @@ pub fn suite_case(base: &PhantomOptions, i: usize) -> PhantomOptions {
     // SNR from 8 to 30 in a fixed, seed-independent pattern.
     o.snr = 8.0 + ((i * 7) % 23) as f64;
     o.lumbar_count = if i % 6 == 5 {
-        if (i / 6) % 2 == 0 { 6 } else { 4 }
+        if (i / 6).is_multiple_of(2) { 6 } else { 4 }
     } else {
         5
     };

@@ -129,6 +129,14 @@ pub struct SeriesEntry {
     pub mask_file: Option<String>,
     /// DICOM result files, under the `--dicom-out` folder as given.
     pub dicom_files: Vec<String>,
+    /// The research-format file (NIfTI, MetaImage) this series was read from, as found
+    /// (its UID fields hold a UID derived from this path). Absent for DICOM series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_file: Option<String>,
+    /// How a research-format file was read: format, where modality and weighting came
+    /// from (argument, BIDS sidecar, file name, or guessed), scaling and geometry notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_notes: Vec<String>,
 }
 
 impl SeriesEntry {
@@ -158,21 +166,23 @@ impl SeriesEntry {
             qc_images: Vec::new(),
             mask_file: None,
             dicom_files: Vec::new(),
+            source_file: None,
+            input_notes: Vec::new(),
         }
     }
 }
 
 impl SeriesEntry {
-    /// The entry of a series read from one research-format file (NIfTI, MetaImage):
-    /// the file's path stands for the UIDs; there are no patient identifiers.
+    /// The entry of a series read from one research-format file (NIfTI, MetaImage),
+    /// with `uid` for its study and series; there are no patient identifiers.
     pub fn for_file(
-        source: &str,
+        uid: &str,
         modality: crate::volume::Modality,
         weighting: Option<crate::volume::Weighting>,
     ) -> SeriesEntry {
         SeriesEntry {
-            study_instance_uid: source.to_string(),
-            series_instance_uid: source.to_string(),
+            study_instance_uid: uid.to_string(),
+            series_instance_uid: uid.to_string(),
             ids: ids::SeriesIds::default(),
             series_number: None,
             series_description: String::new(),
@@ -191,6 +201,8 @@ impl SeriesEntry {
             qc_images: Vec::new(),
             mask_file: None,
             dicom_files: Vec::new(),
+            source_file: None,
+            input_notes: Vec::new(),
         }
     }
 }

@@ -66,6 +66,8 @@ pub fn process_series(layout: &Layout, key: &SeriesKey) -> Result<Outcome, Proce
         },
         thresholds: Thresholds::default(),
         time_limit: Some(std::time::Duration::from_secs(300)),
+        modality: None,
+        weighting: None,
         ids: IdPolicy {
             include: false,
             salt,

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::dicom::MrTiming;
+use crate::dicom::assemble::MAX_VOXELS;
 use crate::series::infer_weighting;
 use crate::volume::Weighting;
-use crate::dicom::assemble::MAX_VOXELS;
 use crate::volume::{Modality, Plane, Vec3, Volume};
 
 /// Why a volume file cannot be read. Every variant names its reason; none is a panic.
@@ -143,6 +143,13 @@ pub enum VolumeFormat {
 
 impl VolumeFormat {
     /// The format named by a path's extension (case-insensitive), if any.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeFormat::Nifti => "NIfTI-1",
+            VolumeFormat::MetaImage => "MetaImage",
+        }
+    }
+
     pub fn from_path(path: &Path) -> Option<VolumeFormat> {
         let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
         if name.ends_with(".nii") || name.ends_with(".nii.gz") {

@@ -6,7 +6,9 @@
 //! rules accept MR only when sagittal. NIfTI files are often reoriented (e.g. to RAS,
 //! as the SCT lumbar fixture is: its 38 sagittal planes are voxel axis i), and
 //! `dim_info` is unreliable (that fixture says slice_dim = k). So the slice axis is
-//! always the voxel axis nearest patient left-right; of the other two, rows follow the
+//! the acquisition's slice direction when one voxel axis is clearly thicker than the
+//! others (a 2-D acquisition: analysed as its DICOM series would be), else the voxel
+//! axis nearest patient left-right; of the other two, rows follow the
 //! one nearest head-feet (flipped to run toward the feet) and columns the remaining
 //! one (flipped to run posterior), like a standard DICOM sagittal series (IOP
 //! 0\1\0\0\0\-1). Slices are then ordered to ascend along `row_dir × col_dir`, as
@@ -102,19 +104,37 @@ pub fn to_volume(
         ));
     }
 
-    // Slice axis: nearest left-right; ties go to the later axis (k is the usual
-    // slice axis of converters).
-    let slice = (0..3)
-        .max_by(|&a, &b| dirs[a][0].abs().total_cmp(&dirs[b][0].abs()))
-        .unwrap_or(2);
+    // Slice axis: a 2-D acquisition's slice direction (the clearly thickest axis), so
+    // the analysis sees the acquired slices as it would from the DICOM series (an
+    // axial CT is resliced the same way); otherwise the axis nearest left-right (ties
+    // go to the later axis: k is the usual slice axis of converters).
+    let thick = thick_axis(spacing);
+    let slice = thick.unwrap_or_else(|| {
+        (0..3)
+            .max_by(|&a, &b| dirs[a][0].abs().total_cmp(&dirs[b][0].abs()))
+            .unwrap_or(2)
+    });
     let others: Vec<usize> = (0..3).filter(|&a| a != slice).collect();
-    let (row, col) = if dirs[others[1]][2].abs() > dirs[others[0]][2].abs() {
+    // Rows run toward the feet when an in-plane axis is near head-feet (sagittal,
+    // coronal), else posterior (axial); columns take the other axis.
+    let along = |a: usize| {
+        if dirs[others[0]][2].abs().max(dirs[others[1]][2].abs()) >= 0.5 {
+            dirs[a][2].abs()
+        } else {
+            dirs[a][1].abs()
+        }
+    };
+    let (row, col) = if along(others[1]) > along(others[0]) {
         (others[1], others[0])
     } else {
         (others[0], others[1])
     };
-    let flip_row = dirs[row][2] > 0.0;
-    let flip_col = dirs[col][1] < 0.0;
+    let (flip_row, flip_col) = if dirs[row][2].abs() >= 0.5 {
+        (dirs[row][2] > 0.0, dirs[col][1] < 0.0)
+    } else {
+        // Axial: rows posterior, columns toward the patient's left (as DICOM axials).
+        (dirs[row][1] < 0.0, dirs[col][0] < 0.0)
+    };
     let row_step = if flip_row {
         scale(dirs[row], -1.0)
     } else {
@@ -162,7 +182,7 @@ pub fn to_volume(
         voxels.as_standard_layout().into_owned()
     };
 
-    let acquisition_plane = thick_axis(spacing).map(|a| Plane::from_normal(dirs[a]));
+    let acquisition_plane = thick.map(|a| Plane::from_normal(dirs[a]));
     let plane = geometry.plane();
     if let Some(p) = acquisition_plane
         && p != plane
@@ -260,8 +280,13 @@ mod tests {
         );
         let o = to_volume(Path::new("x"), d.clone(), Modality::CT).unwrap();
         assert_eq!(o.acquisition_plane, Some(Plane::Axial));
-        assert_eq!(o.volume.geometry.plane(), Plane::Sagittal);
-        assert!(o.notes.iter().any(|n| n.contains("axial acquisition")));
+        // The acquired axial slices stay slices (as the DICOM series would give them),
+        // rows run posterior and columns to the patient's left.
+        let g = &o.volume.geometry;
+        assert_eq!(g.plane(), Plane::Axial);
+        assert_eq!(g.spacing_mm, [3.0, 0.8, 0.8]);
+        assert_eq!(g.row_dir, [1.0, 0.0, 0.0]);
+        assert_eq!(g.col_dir, [0.0, 1.0, 0.0]);
         check_every_voxel(&d, &o);
     }
 

@@ -69,6 +69,8 @@ fn report(description: &str, qc_images: Vec<String>) -> Report {
         qc_images,
         mask_file: None,
         dicom_files: Vec::new(),
+        source_file: None,
+        input_notes: Vec::new(),
     };
     Report {
         schema: crate::report::SCHEMA.into(),

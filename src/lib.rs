@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! use std::path::PathBuf;
-//! let found = foramen::dicom::discover(&[PathBuf::from("fixtures")], &|| {});
+//! let found = foramen::dicom::discover(&[PathBuf::from("fixtures/phantom")], &|| {});
 //! for s in foramen::series::group_series(found.instances) {
 //!     println!("{} {} usable={}", s.series_instance_uid, s.modality, s.usable);
 //! }

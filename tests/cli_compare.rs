@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 fn measure_fixtures(dir: &Path) -> Value {
-    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom");
     let run = common::foramen(&[
         "measure",
         fx.to_str().unwrap(),
@@ -84,7 +84,8 @@ fn a_rerun_matches_and_a_moved_area_is_caught() {
 fn against_truth_it_counts_the_areas_outside_tolerance() {
     let dir = tempfile::tempdir().unwrap();
     let report = measure_fixtures(dir.path());
-    let truth_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mr-t1/truth.json");
+    let truth_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom/mr-t1/truth.json");
     let truth: Value = serde_json::from_slice(&std::fs::read(&truth_path).unwrap()).unwrap();
     let series = report["series"]
         .as_array()

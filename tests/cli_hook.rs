@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom")
 }
 
 fn hook(input: &Path, out: &Path, extra: &[&str]) -> (i32, Value) {

@@ -9,7 +9,7 @@ use common::foramen;
 use serde_json::Value;
 
 fn fixtures() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom")
 }
 
 fn run_measure(out: &Path, extra: &[&str]) -> (std::process::Output, Value) {

@@ -15,7 +15,7 @@ use dicom_dictionary_std::tags;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom")
 }
 
 struct Run {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 #[test]
 fn fixtures_regenerate_byte_for_byte() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("fixtures.json")).unwrap()).unwrap();
     let fixtures = manifest["fixtures"].as_object().unwrap();

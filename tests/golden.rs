@@ -216,7 +216,10 @@ fn outputs_match_the_recorded_digests() {
     let mut got = BTreeMap::new();
     // The DICOM fixtures (the real NIfTI fixture has tests of its own).
     measure(
-        &[root.join("fixtures/mr-t1"), root.join("fixtures/ct")],
+        &[
+            root.join("fixtures/phantom/mr-t1"),
+            root.join("fixtures/phantom/ct"),
+        ],
         &tmp.path().join("fx"),
     );
     digests(&tmp.path().join("fx"), "fixtures", &mut got);

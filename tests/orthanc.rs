@@ -27,7 +27,7 @@ fn free_port() -> u16 {
 }
 
 fn fixture_series() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mr-t1/series")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom/mr-t1/series")
 }
 
 /// The Debian package installs Orthanc in /usr/sbin, which is not on every user's PATH.

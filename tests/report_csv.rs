@@ -14,7 +14,7 @@ fn cohort_csv_loads_in_pandas_and_duckdb_with_the_report_numbers() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom");
     let run = common::foramen(&[
         "measure",
         fx.to_str().unwrap(),

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 fn fixture_report(dir: &Path, extra: &[&str]) -> Value {
-    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom");
     let mut args = vec![
         "measure",
         fx.to_str().unwrap(),
@@ -138,10 +138,11 @@ fn provenance_names_the_build_and_the_inputs() {
     let p = &r["provenance"];
     assert_eq!(p["tool_version"], env!("CARGO_PKG_VERSION"));
     // Every file under fixtures/*/series/ is one DICOM instance.
-    let dicoms = common::files_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"))
-        .into_iter()
-        .filter(|f| f.components().any(|c| c.as_os_str() == "series"))
-        .count();
+    let dicoms =
+        common::files_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom"))
+            .into_iter()
+            .filter(|f| f.components().any(|c| c.as_os_str() == "series"))
+            .count();
     assert_eq!(p["instances_read"].as_u64().unwrap() as usize, dicoms);
     for s in r["series"].as_array().unwrap() {
         assert!(s["processing_ms"].as_u64().is_some());

@@ -89,7 +89,7 @@ fn volume_files_mix_with_dicom_and_a_broken_one_does_not_stop_the_run() {
     let out = tmp.path().join("out");
     let run = common::foramen(&[
         "measure",
-        &root().join("fixtures/mr-t1").to_string_lossy(),
+        &root().join("fixtures/phantom/mr-t1").to_string_lossy(),
         &input.to_string_lossy(),
         "--out",
         &out.to_string_lossy(),
@@ -320,4 +320,23 @@ fn dcm2niix_conversions_measure_like_their_dicom() {
         }
     }
     assert!(compared_areas >= 30, "only {compared_areas} areas compared");
+}
+
+#[test]
+fn scan_lists_volume_files_with_their_geometry() {
+    let run = common::foramen(&[
+        "scan",
+        &root().join("fixtures/real").to_string_lossy(),
+        "--json",
+    ]);
+    assert_eq!(run.status.code(), Some(0));
+    let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let v = &j["volume_files"][0];
+    assert!(v["path"].as_str().unwrap().ends_with("t2_lumbar.nii.gz"));
+    assert_eq!(v["usable"], true);
+    assert_eq!(v["modality"], "MR");
+    // 38 sagittal planes of 257 x 201 voxels at 1 mm (the file's header, see
+    // fixtures/real/README.md); the planes become slices.
+    assert_eq!(v["shape"][0], 38);
+    assert_eq!(v["spacing_mm"], serde_json::json!([1.0, 1.0, 1.0]));
 }

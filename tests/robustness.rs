@@ -115,7 +115,7 @@ fn corpus_tree(root: &Path) -> (PathBuf, Vec<(PathBuf, CorpusFile)>) {
     let input = root.join("input");
     let files = write_corpus(&input).expect("write the corpus");
     copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mr-t1"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom/mr-t1"),
         &input.join("phantom"),
     );
     (input, files)

@@ -57,7 +57,7 @@ fn start_with(out: &Path, stable_after: &str, extra: &[&str]) -> Server {
 }
 
 fn fixture_series() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mr-t1/series")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom/mr-t1/series")
 }
 
 fn storescu(port: u16, aet: &str, dir: &Path) -> std::process::Output {
@@ -549,7 +549,7 @@ fn two_studies_sent_at_once_are_kept_apart() {
     }
     let out = tempfile::tempdir().unwrap();
     let server = start(out.path(), &[]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom");
     let send = |name: &str| {
         // -xr: the CT fixture is RLE-compressed.
         Command::new("storescu")

@@ -71,7 +71,7 @@ fn storescp_end_of_study_hook_measures_the_study() {
         assert!(Instant::now() < deadline, "storescp did not listen");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let series = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mr-t1/series");
+    let series = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/phantom/mr-t1/series");
     let sent = Command::new("storescu")
         .args(["-aet", "TESTSCU", "-aec", "SPINECLI", "+sd", "127.0.0.1"])
         .arg(port.to_string())

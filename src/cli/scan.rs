@@ -13,9 +13,16 @@ use super::{Context, exit};
 
 #[derive(clap::Args, Debug)]
 pub struct ScanArgs {
-    /// Files or folders to scan (recursively; any file names).
+    /// Files or folders to scan (recursively; any file names): DICOM, and NIfTI or
+    /// MetaImage volumes (.nii, .nii.gz, .mha, .mhd).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Modality of NIfTI/MetaImage files (default: BIDS sidecar, else guessed).
+    #[arg(long, value_name = "mr|ct", value_parser = super::parse_modality)]
+    modality: Option<foramen::volume::Modality>,
+    /// MR weighting of NIfTI/MetaImage files (default: BIDS sidecar or file name).
+    #[arg(long, value_name = "t1|t2|pd|stir", value_parser = super::parse_weighting)]
+    weighting: Option<foramen::volume::Weighting>,
     /// Print one JSON document on stdout instead of the table.
     #[arg(long)]
     json: bool,
@@ -29,6 +36,8 @@ struct ScanReport<'a> {
     files_seen: usize,
     dicom_instances: usize,
     series: &'a [Series],
+    /// NIfTI and MetaImage files: one series each.
+    volume_files: &'a [foramen::volume_file::VolumeFileSummary],
     skipped: &'a [foramen::dicom::SkippedFile],
     skipped_by_reason: BTreeMap<&'static str, usize>,
 }
@@ -45,8 +54,14 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
         return Ok(exit::USAGE);
     }
     let pb = ctx.progress("reading headers");
-    let found: Discovery = discover(&args.paths, &|| pb.inc(1));
+    let mut found: Discovery = discover(&args.paths, &|| pb.inc(1));
     pb.finish_and_clear();
+    let files = foramen::pipeline::find_volume_files(&args.paths);
+    foramen::pipeline::keep_unread(&mut found.skipped, &files);
+    let volume_files: Vec<_> = files
+        .iter()
+        .map(|f| foramen::volume_file::summarise(f, args.modality, args.weighting))
+        .collect();
     let dicom_instances = found.instances.len();
     for s in &found.skipped {
         tracing::info!("skipped {}: {}", s.path.display(), s.reason);
@@ -66,6 +81,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
         files_seen: found.files_seen,
         dicom_instances,
         series: &series,
+        volume_files: &volume_files,
         skipped: &found.skipped,
         skipped_by_reason: by_reason,
     };
@@ -77,9 +93,9 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     } else {
         print_table(&mut out, &report, ctx.verbose > 0).context("writing to stdout")?;
     }
-    if dicom_instances == 0 {
+    if dicom_instances == 0 && volume_files.is_empty() {
         eprintln!(
-            "foramen: no readable DICOM instance found in {} file(s)",
+            "foramen: no readable DICOM instance or volume file found in {} file(s)",
             found.files_seen
         );
         return Ok(exit::FAILURE);
@@ -139,6 +155,30 @@ fn print_table(out: &mut impl Write, r: &ScanReport, all_skipped: bool) -> std::
         )?;
         for w in &s.warnings {
             writeln!(out, "        warning: {w}")?;
+        }
+    }
+    for v in r.volume_files {
+        writeln!(out, "file {}", v.path.display())?;
+        writeln!(
+            out,
+            "        {} {} {} {} spacing {} mm  usable: {}",
+            v.format.unwrap_or("?"),
+            v.modality.unwrap_or("-"),
+            v.weighting.unwrap_or("-"),
+            v.shape
+                .map_or("-".into(), |s| format!("{}×{}×{}", s[0], s[1], s[2])),
+            v.spacing_mm.map_or("-".into(), |s| format!(
+                "{:.2}×{:.2}×{:.2}",
+                s[0], s[1], s[2]
+            )),
+            match (&v.usable, &v.reason) {
+                (true, _) => "yes".to_string(),
+                (false, Some(r)) => format!("no: {r}"),
+                (false, None) => "no".to_string(),
+            }
+        )?;
+        if let Some(b) = &v.modality_basis {
+            writeln!(out, "        modality from {b}")?;
         }
     }
     let usable = r.series.iter().filter(|s| s.usable).count();

@@ -619,3 +619,62 @@ mod tests {
         ));
     }
 }
+
+/// What `foramen scan` says of a research-format file: read in full, so a file that
+/// scans as usable will load when measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VolumeFileSummary {
+    pub path: PathBuf,
+    pub format: Option<&'static str>,
+    /// `[slices, rows, columns]` as laid out for the analysis.
+    pub shape: Option<[usize; 3]>,
+    /// `[slice, row, column]` spacing (mm).
+    pub spacing_mm: Option<[f64; 3]>,
+    pub modality: Option<&'static str>,
+    pub modality_basis: Option<String>,
+    pub weighting: Option<&'static str>,
+    pub usable: bool,
+    /// Why not usable, or what was noted while reading.
+    pub reason: Option<String>,
+    pub notes: Vec<String>,
+}
+
+/// Reads `path` and summarises it (see [`VolumeFileSummary`]).
+pub fn summarise(
+    path: &Path,
+    modality: Option<Modality>,
+    weighting: Option<Weighting>,
+) -> VolumeFileSummary {
+    match read_volume(path, modality, weighting) {
+        Ok(rv) => {
+            let (n, r, c) = rv.volume.shape();
+            let axial_mr =
+                rv.volume.modality == Modality::MR && rv.acquisition_plane == Some(Plane::Axial);
+            VolumeFileSummary {
+                path: path.to_path_buf(),
+                format: Some(rv.format.as_str()),
+                shape: Some([n, r, c]),
+                spacing_mm: Some(rv.volume.geometry.spacing_mm),
+                modality: Some(rv.volume.modality.as_str()),
+                modality_basis: Some(rv.modality_basis.clone()),
+                weighting: rv.weighting.map(Weighting::as_str),
+                usable: !axial_mr,
+                reason: axial_mr
+                    .then(|| "axial MR acquisition: the foramina need sagittal planes".to_string()),
+                notes: rv.notes,
+            }
+        }
+        Err(e) => VolumeFileSummary {
+            path: path.to_path_buf(),
+            format: VolumeFormat::from_path(path).map(VolumeFormat::as_str),
+            shape: None,
+            spacing_mm: None,
+            modality: None,
+            modality_basis: None,
+            weighting: None,
+            usable: false,
+            reason: Some(e.to_string()),
+            notes: Vec::new(),
+        },
+    }
+}

@@ -162,6 +162,8 @@ mod tests {
         let mut weaker = planes;
         weaker[3].2 = 0.4;
         assert_eq!(run(&weaker), vec![0.0, 1.0]);
+        // Equal totals: the first run stays.
+        assert_eq!(run(&[(0.0, "##..", 1.0), (1.0, "..##", 1.0)]), vec![0.0]);
     }
 
     #[test]

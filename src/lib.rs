@@ -23,6 +23,7 @@ pub mod dicom;
 #[doc(hidden)]
 pub mod fuzz_harness;
 pub mod grading;
+pub mod imageops;
 pub mod phantom;
 pub mod pipeline;
 pub mod report;

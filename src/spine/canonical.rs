@@ -6,6 +6,7 @@
 use ndarray::{Array2, Array3, s};
 use rayon::prelude::*;
 
+use crate::imageops::{Blend, bilinear, trilinear};
 use crate::volume::geometry::{Vec3, add, cross, dot, normalize, scale, sub};
 use crate::volume::{Plane, Volume};
 
@@ -131,22 +132,6 @@ fn stack_planes(planes: Vec<Array2<f32>>, h: usize, w: usize) -> Array3<f32> {
     data
 }
 
-/// Bilinear sample of a 2-D image at fractional (row, col); `None` outside.
-fn bilinear(img: &ndarray::ArrayView2<f32>, r: f64, c: f64) -> Option<f32> {
-    let (h, w) = img.dim();
-    if r < -0.5 || c < -0.5 || r > h as f64 - 0.5 || c > w as f64 - 0.5 {
-        return None;
-    }
-    let r = r.clamp(0.0, (h - 1) as f64);
-    let c = c.clamp(0.0, (w - 1) as f64);
-    let (r0, c0) = (r.floor() as usize, c.floor() as usize);
-    let (r1, c1) = ((r0 + 1).min(h - 1), (c0 + 1).min(w - 1));
-    let (fr, fc) = ((r - r0 as f64) as f32, (c - c0 as f64) as f32);
-    let top = img[[r0, c0]] * (1.0 - fc) + img[[r0, c1]] * fc;
-    let bottom = img[[r1, c0]] * (1.0 - fc) + img[[r1, c1]] * fc;
-    Some(top * (1.0 - fr) + bottom * fr)
-}
-
 /// In-plane unit directions (down, back) of a plane with normal `n`.
 fn plane_axes(n: Vec3) -> Option<(Vec3, Vec3)> {
     let down = normalize(sub([0.0, 0.0, -1.0], scale(n, -n[2])))?;
@@ -205,7 +190,7 @@ fn from_sagittal(v: &Volume, pixel_mm: f64) -> Option<CanonicalStack> {
         .map(|k| {
             let native = v.voxels.slice(s![k, .., ..]);
             let smoothed = if sigma_r > 0.3 || sigma_c > 0.3 {
-                super::filters::gaussian_blur(native, sigma_r, sigma_c)
+                crate::imageops::gaussian_blur(native, sigma_r, sigma_c)
             } else {
                 native.to_owned()
             };
@@ -220,7 +205,7 @@ fn from_sagittal(v: &Volume, pixel_mm: f64) -> Option<CanonicalStack> {
                     ),
                 );
                 let idx = g.lps_to_index(p);
-                bilinear(&view, idx[1], idx[2]).unwrap_or(f32::NAN)
+                bilinear(view, idx[1], idx[2], Blend::Weighted).unwrap_or(f32::NAN)
             })
         })
         .collect();
@@ -274,41 +259,7 @@ fn reslice(v: &Volume, pixel_mm: f64, plane_spacing_mm: f64) -> Option<Canonical
     }
     let vox = &v.voxels;
     let sample = |p: Vec3| -> f32 {
-        let [k, r, c] = g.lps_to_index(p);
-        if k < -0.5
-            || r < -0.5
-            || c < -0.5
-            || k > n as f64 - 0.5
-            || r > rows as f64 - 0.5
-            || c > cols as f64 - 0.5
-        {
-            return f32::NAN;
-        }
-        let (k, r, c) = (
-            k.clamp(0.0, (n - 1) as f64),
-            r.clamp(0.0, (rows - 1) as f64),
-            c.clamp(0.0, (cols - 1) as f64),
-        );
-        let (k0, r0, c0) = (k.floor() as usize, r.floor() as usize, c.floor() as usize);
-        let (k1, r1, c1) = (
-            (k0 + 1).min(n - 1),
-            (r0 + 1).min(rows - 1),
-            (c0 + 1).min(cols - 1),
-        );
-        let (fk, fr, fc) = (
-            (k - k0 as f64) as f32,
-            (r - r0 as f64) as f32,
-            (c - c0 as f64) as f32,
-        );
-        let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
-        let plane = |kk: usize| {
-            lerp(
-                lerp(vox[[kk, r0, c0]], vox[[kk, r0, c1]], fc),
-                lerp(vox[[kk, r1, c0]], vox[[kk, r1, c1]], fc),
-                fr,
-            )
-        };
-        lerp(plane(k0), plane(k1), fk)
+        trilinear(vox.view(), g.lps_to_index(p), Blend::Lerp).unwrap_or(f32::NAN)
     };
     let planes: Vec<Array2<f32>> = (0..np)
         .into_par_iter()

@@ -12,7 +12,9 @@ use ndarray::{Array2, Axis, s};
 use rayon::prelude::*;
 
 use super::canonical::CanonicalStack;
-use super::filters::{eigen_sym2, gaussian_blur, hessian, percentile};
+/// Non-maximum suppression, kept at its old path for callers.
+pub use crate::imageops::local_maxima;
+use crate::imageops::{Blend, bilinear, eigen_sym2, gaussian_blur, hessian, percentile};
 
 /// Whether discs are darker or brighter than the vertebral bodies around them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,20 +99,11 @@ pub fn normalise_bias(img: &Array2<f32>, air: f32, sigma_px: f64) -> Array2<f32>
         if !v.is_finite() || v <= air {
             return 0.0;
         }
-        // Bilinear interpolation of the coarse local mean.
+        // Bilinear interpolation of the coarse local mean (coordinates clamped to the
+        // coarse pixel centres, so always inside).
         let fr = ((r as f64 + 0.5) / f as f64 - 0.5).clamp(0.0, (hc - 1) as f64);
         let fc = ((c as f64 + 0.5) / f as f64 - 0.5).clamp(0.0, (wc - 1) as f64);
-        let (r0, c0) = (fr.floor() as usize, fc.floor() as usize);
-        let (r1, c1) = ((r0 + 1).min(hc - 1), (c0 + 1).min(wc - 1));
-        let (tr, tc) = ((fr - r0 as f64) as f32, (fc - c0 as f64) as f32);
-        let lerp = |a: f32, b: f32, t: f32| a + (b - a) * t;
-        let m = |a: &Array2<f32>| {
-            lerp(
-                lerp(a[[r0, c0]], a[[r0, c1]], tc),
-                lerp(a[[r1, c0]], a[[r1, c1]], tc),
-                tr,
-            )
-        };
+        let m = |a: &Array2<f32>| bilinear(a.view(), fr, fc, Blend::Lerp).unwrap_or(0.0);
         let mean = m(&sum) / m(&cnt).max(1e-6);
         if mean > 0.0 { v / mean } else { 0.0 }
     })
@@ -233,53 +226,6 @@ pub fn disc_response(
         DiscContrast::Darker => r.darker,
         DiscContrast::Brighter => r.brighter,
     }
-}
-
-/// Local maxima of `resp` above `min_value`, at least `radius_px` apart, strongest first.
-pub fn local_maxima(
-    resp: &Array2<f32>,
-    radius_px: f64,
-    min_value: f32,
-) -> Vec<(usize, usize, f32)> {
-    let (h, w) = resp.dim();
-    let rad = radius_px.ceil().max(1.0) as isize;
-    let mut peaks: Vec<(usize, usize, f32)> = Vec::new();
-    for r in 0..h {
-        for c in 0..w {
-            let v = resp[[r, c]];
-            if v < min_value {
-                continue;
-            }
-            let mut is_max = true;
-            'win: for dr in -rad..=rad {
-                for dc in -rad..=rad {
-                    let (rr, cc) = (r as isize + dr, c as isize + dc);
-                    if (dr == 0 && dc == 0)
-                        || rr < 0
-                        || cc < 0
-                        || rr >= h as isize
-                        || cc >= w as isize
-                    {
-                        continue;
-                    }
-                    if (dr * dr + dc * dc) as f64 > radius_px * radius_px {
-                        continue;
-                    }
-                    let u = resp[[rr as usize, cc as usize]];
-                    // Ties broken by position so plateaus give one peak.
-                    if u > v || (u == v && (rr, cc) < (r as isize, c as isize)) {
-                        is_max = false;
-                        break 'win;
-                    }
-                }
-            }
-            if is_max {
-                peaks.push((r, c, v));
-            }
-        }
-    }
-    peaks.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
-    peaks
 }
 
 fn angle_between(a: [f64; 2], b: [f64; 2]) -> f64 {
@@ -529,5 +475,26 @@ mod tests {
             .iter()
             .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
         assert!(lo > 0.93 && hi < 1.07, "{lo} {hi}");
+    }
+
+    #[test]
+    fn disc_response_of_a_parabolic_trough_is_its_scale_normalised_curvature() {
+        // f = 0.01·(r - 30)²: blurring a quadratic adds a constant, so f_rr = 0.02,
+        // f_cc = f_rc = 0 away from the borders; λ1 = 0.02, λ2 = 0, normal (1, 0). The
+        // response σ²·|λ1|·(1 - |λ2|/|λ1|) is largest at the coarser scale: 4² · 0.02.
+        // Curving upward, it is a dark band.
+        let img = Array2::from_shape_fn((61, 61), |(r, _)| 0.01 * (r as f32 - 30.0).powi(2));
+        let params = DiscParams::default();
+        let resp = disc_responses(&img, 1.0, &params);
+        let (dark, normals) = resp.get(DiscContrast::Darker);
+        assert!((dark[[30, 30]] - 0.32).abs() < 1e-3, "{}", dark[[30, 30]]);
+        assert_eq!(normals[[30, 30]], [1.0, 0.0]);
+        assert_eq!(resp.get(DiscContrast::Brighter).0[[30, 30]], 0.0);
+        // Within the border margin (9 mm) nothing responds.
+        assert_eq!(dark[[5, 30]], 0.0);
+        // The same trough upside down is a bright band.
+        let resp = disc_responses(&img.mapv(|v| -v), 1.0, &params);
+        assert!((resp.get(DiscContrast::Brighter).0[[30, 30]] - 0.32).abs() < 1e-3);
+        assert_eq!(resp.get(DiscContrast::Darker).0[[30, 30]], 0.0);
     }
 }

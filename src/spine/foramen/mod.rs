@@ -10,6 +10,10 @@
 //! minimum-area plane the height, the width at the disc mid-plane, the posterior disc
 //! height, the fat fraction and the directions of perineural fat obliteration.
 
+mod confidence;
+mod measure;
+mod midline;
+mod planes;
 pub mod roi;
 pub mod segment;
 
@@ -19,8 +23,12 @@ use serde::Serialize;
 
 use crate::spine::levels::{LUMBAR_LEVELS, Localization};
 use crate::volume::Weighting;
-use crate::volume::geometry::{add, cross, dot, norm, normalize, scale, sub};
+use crate::volume::geometry::{add, dot, norm, scale, sub};
 use crate::volume::{Modality, Vec3, Volume};
+use confidence::confidence;
+use measure::{extent_ends, fat_rim, height_extent, posterior_disc_height, width_extent};
+use midline::midline_offset;
+use planes::{bounded_by_bone, overlapping_run};
 use roi::{RoiFrame, SlicePlane, slice_planes};
 use segment::{SegmentParams, SliceSegmentation, segment};
 
@@ -107,10 +115,6 @@ const LATERAL: (f64, f64) = (0.25, 1.0);
 const PRIOR: (f64, f64) = (0.5, 0.15);
 const PRIOR_SIGMA: (f64, f64) = (0.25, 0.3);
 
-/// How far from the disc row the foramen's front is looked for when measuring the
-/// posterior disc height (fraction of the disc spacing).
-const PDH_FRONT_REACH: f64 = 0.3;
-
 /// Local anatomical scale: mean distance from a disc to its neighbours (mm).
 fn disc_spacing(loc: &Localization, i: usize) -> f64 {
     let d = &loc.discs;
@@ -125,95 +129,6 @@ fn disc_spacing(loc: &Localization, i: usize) -> f64 {
         35.0
     } else {
         s.iter().sum::<f64>() / s.len() as f64
-    }
-}
-
-/// Left-right offset (mm, along `normal`) of the mirror plane of the posterior elements
-/// around a disc from the disc centre the level search reported. The foramina are
-/// searched on either side of the midline, and a disc centre a few millimetres off to one
-/// side shifts both search windows; the pedicles, canal and facets are close to
-/// mirror-symmetric, so the plane about which the image best matches its mirror image is
-/// taken as the midline. Sampled on a millimetre grid from the image alone.
-fn midline_offset(v: &Volume, disc: &crate::spine::levels::Disc, s: f64, normal: Vec3) -> f64 {
-    let up = scale(disc.axis, -1.0);
-    let Some(up) = normalize(sub(up, scale(normal, dot(up, normal)))) else {
-        return 0.0;
-    };
-    let mut back = cross(normal, up);
-    if back[1] < 0.0 {
-        back = scale(back, -1.0);
-    }
-    let (du, dvw) = (1.0, 1.5);
-    let reach = (1.4 * s / du).round() as i64;
-    let nu = (2 * reach + 1) as usize;
-    let vs: Vec<f64> = (0..)
-        .map(|k| -0.2 * s + k as f64 * dvw)
-        .take_while(|&x| x <= 1.25 * s)
-        .collect();
-    let ws: Vec<f64> = (0..)
-        .map(|k| -0.6 * s + k as f64 * dvw)
-        .take_while(|&x| x <= 0.6 * s)
-        .collect();
-    // grid[u][k] over the (v, w) samples k.
-    let grid: Vec<Vec<f32>> = (0..nu)
-        .map(|iu| {
-            let u = (iu as i64 - reach) as f64 * du;
-            let mut col = Vec::with_capacity(vs.len() * ws.len());
-            for &vv in &vs {
-                for &ww in &ws {
-                    let p = add(
-                        disc.center_mm,
-                        add(scale(normal, u), add(scale(back, vv), scale(up, ww))),
-                    );
-                    col.push(roi::sample_at(v, p));
-                }
-            }
-            col
-        })
-        .collect();
-    // Mirror about half-index m/2 (0.5 mm steps): columns m - k and k.
-    let u_min = (3.0 / du).round() as i64;
-    let u_max = (1.0 * s / du).round() as i64;
-    let shift_max = (0.4 * s / du * 2.0).round() as i64;
-    let mut best = (f64::NEG_INFINITY, 0i64);
-    for m2 in -shift_max..=shift_max {
-        // Mirror centre in grid units: c = m2 / 2.
-        let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f64, 0.0, 0.0, 0.0, 0.0, 0.0);
-        for d in u_min..=u_max {
-            // Pairs c - d' and c + d' with c = m2/2: indices (m2 - t) and t, t = ceil.
-            let hi = (m2 + 2 * d + 1).div_euclid(2);
-            let lo = m2 - hi;
-            let (ih, il) = (hi + reach, lo + reach);
-            if ih < 0 || il < 0 || ih as usize >= nu || il as usize >= nu {
-                continue;
-            }
-            for (a, b) in grid[ih as usize].iter().zip(&grid[il as usize]) {
-                if a.is_finite() && b.is_finite() {
-                    let (a, b) = (*a as f64, *b as f64);
-                    n += 1.0;
-                    sa += a;
-                    sb += b;
-                    saa += a * a;
-                    sbb += b * b;
-                    sab += a * b;
-                }
-            }
-        }
-        if n < 100.0 {
-            continue;
-        }
-        let cov = sab / n - sa / n * sb / n;
-        let va = saa / n - (sa / n).powi(2);
-        let vb = sbb / n - (sb / n).powi(2);
-        let r = cov / (va * vb).sqrt().max(1e-12);
-        if r > best.0 {
-            best = (r, m2);
-        }
-    }
-    if best.0.is_finite() {
-        best.1 as f64 * 0.5 * du
-    } else {
-        0.0
     }
 }
 
@@ -241,7 +156,10 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
                 .discs
                 .par_iter()
                 .enumerate()
-                .map(|(i, d)| dot(d.center_mm, n) + midline_offset(v, d, disc_spacing(loc, i), n))
+                .map(|(i, d)| {
+                    dot(d.center_mm, n)
+                        + midline_offset(v, d.center_mm, d.axis, disc_spacing(loc, i), n)
+                })
                 .collect();
             loc.discs
                 .iter()
@@ -476,116 +394,18 @@ fn measure_one(
         reason: None,
         slices,
     };
-    confidence(&mut res, disc, input);
+    confidence(
+        &mut res,
+        disc.confidence,
+        input.volume.modality,
+        input.weighting,
+    );
     if roof_only {
         res.confidence = (res.confidence * 0.6 * 100.0).round() / 100.0;
         res.confidence_notes
             .push("no bone seen below the foramen (lower pedicle not identified)".into());
     }
     res
-}
-
-/// Fraction of the smaller of two masks covered by the other.
-fn overlap(a: &Array2<bool>, b: &Array2<bool>) -> f64 {
-    if a.dim() != b.dim() {
-        return 0.0;
-    }
-    let (mut na, mut nb, mut both) = (0usize, 0usize, 0usize);
-    ndarray::Zip::from(a).and(b).for_each(|&x, &y| {
-        na += x as usize;
-        nb += y as usize;
-        both += (x && y) as usize;
-    });
-    both as f64 / na.min(nb).max(1) as f64
-}
-
-/// Minimum overlap and area ratio linking the foramen regions of neighbouring planes:
-/// a fragment inside the foramen's footprint overlaps it but is much smaller.
-const LINK_OVERLAP: f64 = 0.5;
-const LINK_AREA_RATIO: f64 = 0.3;
-
-fn linked(a: &SliceSegmentation, b: &SliceSegmentation) -> bool {
-    let ratio = a.area_mm2.min(b.area_mm2) / a.area_mm2.max(b.area_mm2).max(1e-9);
-    ratio >= LINK_AREA_RATIO && overlap(&a.mask, &b.mask) >= LINK_OVERLAP
-}
-
-/// The run of consecutive planes (sorted by position) whose masks overlap their
-/// neighbour's, with the largest total score (size and position of the regions).
-fn overlapping_run(slices: Vec<SliceResult>) -> Vec<SliceResult> {
-    if slices.len() < 2 {
-        return slices;
-    }
-    let step = slices
-        .windows(2)
-        .map(|w| (w[1].plane.position_mm - w[0].plane.position_mm).abs())
-        .fold(f64::INFINITY, f64::min)
-        .max(1e-6);
-    let area = |r: &[SliceResult]| r.iter().map(|x| x.seg.score).sum::<f64>();
-    let mut best = (0, 1);
-    let mut start = 0;
-    for i in 1..=slices.len() {
-        let broken = i == slices.len()
-            || (slices[i].plane.position_mm - slices[i - 1].plane.position_mm).abs() > 1.5 * step
-            || !linked(&slices[i].seg, &slices[i - 1].seg);
-        if broken {
-            if area(&slices[start..i]) > area(&slices[best.0..best.1]) {
-                best = (start, i);
-            }
-            start = i;
-        }
-    }
-    slices
-        .into_iter()
-        .skip(best.0)
-        .take(best.1 - best.0)
-        .collect()
-}
-
-/// Whether the foramen on this plane is capped by bone (above, below) (the pedicles):
-/// along the central columns of the region, a bone signature within a few millimetres
-/// of its top and bottom edges. Bone: above 200 HU on CT; on MR the signal void of
-/// cortex (under a third of the fat signal) followed by marrow (at least half).
-fn bounded_by_bone(r: &SliceResult, is_ct: bool) -> (bool, bool) {
-    let px = r.roi.pixel_mm;
-    let (h, w) = r.image.dim();
-    let mask = &r.seg.mask;
-    let fat = r.seg.fat_ref;
-    let cols: Vec<usize> = (0..w).filter(|&j| (0..h).any(|i| mask[[i, j]])).collect();
-    let (Some(&j0), Some(&j1)) = (cols.first(), cols.last()) else {
-        return (false, false);
-    };
-    let span = j1 - j0;
-    let (a, b) = (j0 + span / 5, j1 - span / 5);
-    let reach = (5.0 / px).round() as i64;
-    let is_bone_run = |vals: &[f32]| -> bool {
-        if is_ct {
-            vals.iter().any(|&v| v <= -200.0)
-        } else {
-            let dip = vals.iter().position(|&v| v <= fat / 3.0);
-            dip.is_some_and(|k| vals[k..].iter().any(|&v| v >= 0.5 * fat && v <= 1.25 * fat))
-        }
-    };
-    let side = |dir: i64| -> bool {
-        let (mut yes, mut n) = (0, 0);
-        for j in (a..=b).step_by(((1.0 / px).round() as usize).max(1)) {
-            let rows: Vec<usize> = (0..h).filter(|&i| mask[[i, j]]).collect();
-            let Some(&edge) = (if dir < 0 { rows.first() } else { rows.last() }) else {
-                continue;
-            };
-            let vals: Vec<f32> = (1..=reach)
-                .map(|k| edge as i64 + dir * k)
-                .take_while(|&i| i >= 0 && i < h as i64)
-                .map(|i| r.image[[i as usize, j]])
-                .filter(|v| v.is_finite())
-                .collect();
-            n += 1;
-            if is_bone_run(&vals) {
-                yes += 1;
-            }
-        }
-        n > 0 && yes * 2 >= n
-    };
-    (side(-1), side(1))
 }
 
 /// The level's region of interest on one plane (the grid of a level is the same on
@@ -610,328 +430,4 @@ fn level_roi(
         image.mapv_inplace(|x| -x);
     }
     Some((roi, image))
-}
-
-/// Largest extent along the disc axis (rows) over the columns of the mask: the first
-/// column with the longest extent and its top and bottom rows `(column, top, bottom)`.
-fn height_extent(mask: &Array2<bool>) -> Option<(usize, usize, usize)> {
-    let (h, w) = mask.dim();
-    let mut best: Option<(usize, usize, usize)> = None;
-    for j in 0..w {
-        let rows: Vec<usize> = (0..h).filter(|&i| mask[[i, j]]).collect();
-        if let (Some(&a), Some(&b)) = (rows.first(), rows.last()) {
-            // Strictly longer only: the first column wins ties.
-            if best.is_none_or(|(_, ba, bb)| b - a > bb - ba) {
-                best = Some((j, a, b));
-            }
-        }
-    }
-    best
-}
-
-/// Patient-space ends of an extent `(line, first, last)` along the rows (`down`) or
-/// columns: from the outer edge of the first pixel to that of the last, so the
-/// distance is the `(last - first + 1)` pixels the measurement counts.
-fn extent_ends(roi: &RoiFrame, down: bool, (k, a, b): (usize, usize, usize)) -> [Vec3; 2] {
-    let (k, a, b) = (k as f64, a as f64 - 0.5, b as f64 + 0.5);
-    if down {
-        [roi.point(a, k), roi.point(b, k)]
-    } else {
-        [roi.point(k, a), roi.point(k, b)]
-    }
-}
-
-/// Antero-posterior extent on the row of the disc mid-plane (nearest row with mask
-/// pixels within 1 mm): `(row, first column, last column)`.
-fn width_extent(mask: &Array2<bool>, px: f64, i0: f64) -> Option<(usize, usize, usize)> {
-    let (h, w) = mask.dim();
-    let reach = (1.0 / px).ceil() as i64;
-    for d in 0..=reach {
-        for i in [i0 as i64 + d, i0 as i64 - d] {
-            if i < 0 || i >= h as i64 {
-                continue;
-            }
-            let cols: Vec<usize> = (0..w).filter(|&j| mask[[i as usize, j]]).collect();
-            if let (Some(&a), Some(&b)) = (cols.first(), cols.last()) {
-                return Some((i as usize, a, b));
-            }
-        }
-    }
-    None
-}
-
-/// Posterior disc height, as the distance between the endplate planes at the
-/// posterior disc margin (the foramen's front on the disc mid-plane row). Endplates are
-/// rounded toward the rim, so each endplate is followed over the central part of the
-/// disc (10-55 % of the way from the disc centre to the margin), a straight line is
-/// fitted to each, and the distance between the two lines is taken at the margin (the
-/// lordotic wedge makes it differ from the central height).
-fn posterior_disc_height(
-    r: &SliceResult,
-    mid: Option<&Array2<f32>>,
-    i0: f64,
-    s: f64,
-) -> Option<f64> {
-    let px = r.roi.pixel_mm;
-    let (h, _) = r.image.dim();
-    // Endplates are followed on the plane through the disc centre when there is one
-    // (on a lateral plane the rounded lateral rims of the bodies widen the gap); the
-    // margin is the foramen's front on this plane. The grids of one level are aligned.
-    let image = mid.filter(|m| m.dim() == r.image.dim()).unwrap_or(&r.image);
-    let i0 = i0 as i64;
-    if i0 < 0 || i0 >= h as i64 {
-        return None;
-    }
-    // Column of the disc centre: the ROI starts at ROI_A.0·S behind it.
-    let centre = -ROI_A.0 * s / px;
-    // The foramen's front on the disc row, or on the nearest row: a narrowed foramen
-    // can lie wholly above the disc row (its front is then the upper body's margin).
-    let reach = (PDH_FRONT_REACH * s / px).ceil() as i64;
-    let front = (0..=reach)
-        .flat_map(|d| [i0 - d, i0 + d])
-        .filter(|&i| i >= 0 && i < h as i64)
-        .find_map(|i| (0..r.roi.cols).find(|&j| r.seg.mask[[i as usize, j]]))?
-        as f64;
-    let span = front - centre;
-    if span < 4.0 / px {
-        return None;
-    }
-    let (j0, j1) = (
-        (centre + 0.1 * span).max(0.0).round() as usize,
-        (centre + 0.55 * span).round() as usize,
-    );
-    let pairs: Vec<(f64, f64, f64)> = (j0..=j1)
-        .filter_map(|j| endplates_at_column(image, px, j, i0, s).map(|(u, d)| (j as f64, u, d)))
-        .collect();
-    // Columns whose gap is far from the others' took a step inside a body (or across a
-    // collapsed disc) for the endplate: dropped (median and MAD of the gaps).
-    let mut gaps: Vec<f64> = pairs.iter().map(|p| p.2 - p.1).collect();
-    gaps.sort_by(f64::total_cmp);
-    let med = *gaps.get(gaps.len() / 2)?;
-    let mut dev: Vec<f64> = gaps.iter().map(|g| (g - med).abs()).collect();
-    dev.sort_by(f64::total_cmp);
-    let mad = dev[dev.len() / 2];
-    let keep = 3.0 * mad + 1.0 / px;
-    let kept: Vec<&(f64, f64, f64)> = pairs
-        .iter()
-        .filter(|p| (p.2 - p.1 - med).abs() <= keep)
-        .collect();
-    let ups: Vec<(f64, f64)> = kept.iter().map(|p| (p.0, p.1)).collect();
-    let downs: Vec<(f64, f64)> = kept.iter().map(|p| (p.0, p.2)).collect();
-    if ups.len() < 4 {
-        return None;
-    }
-    let fit = |pts: &[(f64, f64)], x: f64| {
-        let n = pts.len() as f64;
-        let (mx, my) = (
-            pts.iter().map(|p| p.0).sum::<f64>() / n,
-            pts.iter().map(|p| p.1).sum::<f64>() / n,
-        );
-        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-        my + if sxx > 0.0 { sxy / sxx } else { 0.0 } * (x - mx)
-    };
-    let gap = (fit(&downs, front) - fit(&ups, front)) * px;
-    (gap > 0.0).then_some(gap)
-}
-
-/// Rows (fractional) of the upper and lower endplates on one column of the resampled
-/// plane: the half-level crossings from the disc (around row `i0`) toward the darker
-/// endplate bone (in foramen-bright units bone is dark on MR and CT).
-fn endplates_at_column(
-    image: &Array2<f32>,
-    px: f64,
-    j: usize,
-    i0: i64,
-    s: f64,
-) -> Option<(f64, f64)> {
-    let (h, _) = image.dim();
-    let col: Vec<f32> = (0..h).map(|i| image[[i, j]]).collect();
-    let near = (0.75 / px).round() as i64;
-    let centre: Vec<f32> = ((i0 - near).max(0)..=(i0 + near).min(h as i64 - 1))
-        .map(|i| col[i as usize])
-        .filter(|v| v.is_finite())
-        .collect();
-    let d0 = crate::spine::filters::percentile(&centre, 50.0)?;
-    let reach = (0.35 * s / px).round() as i64;
-    // The endplate surface is where the intensity falls fastest from the disc toward
-    // the darkest point (the cortex): the steepest step between them, refined to a
-    // fraction of a pixel with a parabola. (A half-level crossing is biased outward
-    // when the thin cortex is blurred by the slice thickness.)
-    let crossing = |dir: i64| -> Option<f64> {
-        let idx: Vec<i64> = (0..=reach)
-            .map(|k| i0 + dir * k)
-            .filter(|&i| i >= 0 && i < h as i64)
-            .collect();
-        let vals: Vec<f32> = idx.iter().map(|&i| col[i as usize]).collect();
-        if vals.iter().any(|v| !v.is_finite()) || vals.len() < 3 {
-            return None;
-        }
-        let (kmin, lowest) =
-            vals.iter().enumerate().fold(
-                (0, f32::INFINITY),
-                |b, (k, &v)| if v < b.1 { (k, v) } else { b },
-            );
-        if lowest >= d0 || kmin == 0 {
-            return None;
-        }
-        // Steps between consecutive samples, from the centre outward to the minimum.
-        let steps: Vec<f32> = (0..kmin).map(|k| vals[k] - vals[k + 1]).collect();
-        let (ks, _) =
-            steps.iter().enumerate().fold(
-                (0, f32::NEG_INFINITY),
-                |b, (k, &v)| if v > b.1 { (k, v) } else { b },
-            );
-        // Parabola through the neighbouring steps; the step k sits between k and k + 1.
-        let (a, b, c) = (
-            if ks > 0 { steps[ks - 1] } else { steps[ks] },
-            steps[ks],
-            if ks + 1 < steps.len() {
-                steps[ks + 1]
-            } else {
-                steps[ks]
-            },
-        );
-        let denom = a - 2.0 * b + c;
-        let shift = if denom.abs() > 1e-12 {
-            (0.5 * (a - c) / denom).clamp(-0.5, 0.5)
-        } else {
-            0.0
-        };
-        let k = ks as f64 + 0.5 + shift as f64;
-        Some(i0 as f64 + dir as f64 * k)
-    };
-    Some((crossing(-1)?, crossing(1)?))
-}
-
-/// Fat between the root centre and the foramen boundary along the four image
-/// directions (see [`FatRim`]); `None` when no root is seen.
-fn fat_rim(seg: &SliceSegmentation, px: f64) -> Option<FatRim> {
-    let (h, w) = seg.root.dim();
-    let (mut si, mut sj, mut n) = (0.0, 0.0, 0usize);
-    for ((i, j), &m) in seg.root.indexed_iter() {
-        if m {
-            si += i as f64;
-            sj += j as f64;
-            n += 1;
-        }
-    }
-    if n == 0 {
-        return None;
-    }
-    let (ci, cj) = (
-        (si / n as f64).round() as i64,
-        (sj / n as f64).round() as i64,
-    );
-    let walk = |di: i64, dj: i64| -> Option<f64> {
-        let (mut i, mut j) = (ci, cj);
-        let mut fat = 0usize;
-        let mut left_root = false;
-        loop {
-            i += di;
-            j += dj;
-            if i < 0 || j < 0 || i >= h as i64 || j >= w as i64 {
-                return None;
-            }
-            let (iu, ju) = (i as usize, j as usize);
-            if !seg.mask[[iu, ju]] {
-                return Some(fat as f64 * px);
-            }
-            if seg.root[[iu, ju]] {
-                if left_root {
-                    // Root again after fat: not a boundary.
-                    return None;
-                }
-                continue;
-            }
-            left_root = true;
-            fat += 1;
-        }
-    };
-    Some(FatRim {
-        superior: walk(-1, 0),
-        inferior: walk(1, 0),
-        anterior: walk(0, -1),
-        posterior: walk(0, 1),
-    })
-}
-
-/// Confidence from image quality and the evidence behind the measurement.
-fn confidence(res: &mut ForamenResult, disc: &crate::spine::levels::Disc, input: &ForamenInput) {
-    let mut c = disc.confidence.clamp(0.0, 1.0);
-    let mut notes = Vec::new();
-    let Some(min) = res.min_slice.map(|i| &res.slices[i]) else {
-        res.confidence = 0.0;
-        return;
-    };
-    let thick = min.plane.thickness_mm;
-    if thick > 4.0 {
-        c *= (1.0 - 0.1 * (thick - 4.0)).max(0.5);
-        notes.push(format!("thick slices ({thick:.1} mm)"));
-    }
-    if input.volume.modality == Modality::MR && input.weighting == Some(Weighting::T2) {
-        c *= 0.85;
-        notes.push("T2 instead of T1".into());
-    }
-    if min.seg.cnr < 4.0 {
-        c *= (min.seg.cnr / 4.0).clamp(0.3, 1.0);
-        notes.push(format!(
-            "low fat/boundary contrast (CNR {:.1})",
-            min.seg.cnr
-        ));
-    }
-    if res.slices.len() < 2 {
-        c *= 0.75;
-        notes.push("foramen seen on one plane only".into());
-    }
-    if disc.confidence < 0.5 {
-        notes.push("uncertain level label".into());
-    }
-    res.confidence = (c * 100.0).round() / 100.0;
-    res.confidence_notes = notes;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frame(px: f64) -> RoiFrame {
-        RoiFrame {
-            origin: [1.0, 2.0, 3.0],
-            up: [0.0, 0.0, 1.0],
-            back: [0.0, 1.0, 0.0],
-            pixel_mm: px,
-            rows: 20,
-            cols: 20,
-        }
-    }
-
-    #[test]
-    fn extent_lines_are_as_long_as_the_measurements() {
-        let px = 0.4;
-        let mut mask = Array2::from_elem((20, 20), false);
-        // Column 5 spans rows 3..=12 (10 px), column 6 rows 4..=10; row 8 spans 5..=14.
-        for i in 3..=12 {
-            mask[[i, 5]] = true;
-        }
-        for i in 4..=10 {
-            mask[[i, 6]] = true;
-        }
-        for j in 5..=14 {
-            mask[[8, j]] = true;
-        }
-        let h = height_extent(&mask).unwrap();
-        assert_eq!(h, (5, 3, 12));
-        let w = width_extent(&mask, px, 8.4).unwrap();
-        assert_eq!(w, (8, 5, 14));
-        let roi = frame(px);
-        let [a, b] = extent_ends(&roi, true, h);
-        assert!((norm(sub(b, a)) - 10.0 * px).abs() < 1e-9);
-        // Along the rows: the line runs down the disc axis (-up).
-        assert!((sub(b, a)[2] + 10.0 * px).abs() < 1e-9);
-        let [a, b] = extent_ends(&roi, false, w);
-        assert!((norm(sub(b, a)) - 10.0 * px).abs() < 1e-9);
-        assert!((sub(b, a)[1] - 10.0 * px).abs() < 1e-9);
-        assert!(height_extent(&Array2::from_elem((3, 3), false)).is_none());
-    }
 }

@@ -2,8 +2,9 @@
 //! them in a frame aligned with the disc (rows run down the disc axis, columns run
 //! posteriorly).
 
-use ndarray::{Array2, Array3};
+use ndarray::{Array2, Array3, Axis};
 
+use crate::imageops::{Blend, bilinear, trilinear_sum};
 use crate::volume::geometry::{Vec3, add, cross, dot, normalize, scale, sub};
 use crate::volume::{Plane, Volume};
 
@@ -159,60 +160,17 @@ pub fn sample_at(v: &Volume, p: Vec3) -> f32 {
     trilinear(&v.voxels, v.geometry.lps_to_index(p))
 }
 
-/// Bilinear interpolation on slice `k` at fractional (row, column); NaN outside.
+/// Bilinear interpolation on whole slice `k` at fractional (row, column); NaN outside.
 fn bilinear_slice(a: &Array3<f32>, k: f64, r: f64, c: f64) -> f32 {
-    let (n, h, w) = a.dim();
-    if k < 0.0 || k > (n - 1) as f64 {
+    if k < 0.0 || k > (a.len_of(Axis(0)) as f64 - 1.0) {
         return f32::NAN;
     }
-    let (hm, wm) = ((h - 1) as f64, (w - 1) as f64);
-    if !(r > -0.5 && r < hm + 0.5 && c > -0.5 && c < wm + 0.5) {
-        return f32::NAN;
-    }
-    let (r, c) = (r.clamp(0.0, hm), c.clamp(0.0, wm));
-    let (r0, c0) = (r.floor() as usize, c.floor() as usize);
-    let (r1, c1) = ((r0 + 1).min(h - 1), (c0 + 1).min(w - 1));
-    let (fr, fc) = ((r - r0 as f64) as f32, (c - c0 as f64) as f32);
-    let k = k as usize;
-    let top = a[[k, r0, c0]] * (1.0 - fc) + a[[k, r0, c1]] * fc;
-    let bottom = a[[k, r1, c0]] * (1.0 - fc) + a[[k, r1, c1]] * fc;
-    top * (1.0 - fr) + bottom * fr
+    bilinear(a.index_axis(Axis(0), k as usize), r, c, Blend::Weighted).unwrap_or(f32::NAN)
 }
 
 /// Trilinear interpolation at a fractional `[slice, row, column]`; NaN outside.
 fn trilinear(a: &Array3<f32>, idx: Vec3) -> f32 {
-    let (n, h, w) = a.dim();
-    let dims = [n, h, w];
-    let mut base = [0usize; 3];
-    let mut frac = [0.0f64; 3];
-    for d in 0..3 {
-        let x = idx[d];
-        let max = (dims[d] - 1) as f64;
-        if !(x > -0.5 && x < max + 0.5) {
-            return f32::NAN;
-        }
-        let x = x.clamp(0.0, max);
-        let b = (x.floor() as usize).min(dims[d].saturating_sub(2));
-        base[d] = b;
-        frac[d] = if dims[d] == 1 { 0.0 } else { x - b as f64 };
-    }
-    let mut sum = 0.0f64;
-    for dk in 0..2 {
-        for dr in 0..2 {
-            for dc in 0..2 {
-                let k = (base[0] + dk).min(n - 1);
-                let r = (base[1] + dr).min(h - 1);
-                let c = (base[2] + dc).min(w - 1);
-                let wgt = (if dk == 1 { frac[0] } else { 1.0 - frac[0] })
-                    * (if dr == 1 { frac[1] } else { 1.0 - frac[1] })
-                    * (if dc == 1 { frac[2] } else { 1.0 - frac[2] });
-                if wgt > 0.0 {
-                    sum += wgt * a[[k, r, c]] as f64;
-                }
-            }
-        }
-    }
-    sum as f32
+    trilinear_sum(a.view(), idx).unwrap_or(f32::NAN)
 }
 
 #[cfg(test)]

@@ -19,11 +19,13 @@
 //!    just outside (partial-volume edge), on a grid finer than the source pixels, so the
 //!    area is not a count of whole source pixels.
 
-use image::{GrayImage, Luma};
 use imageproc::distance_transform::Norm;
 use ndarray::Array2;
 
-use crate::spine::filters::percentile;
+use crate::imageops::{
+    Labelling, closing, connected_components, dilation, erosion, fill_holes, gaussian_blur,
+    noise_sigma, percentile, perona_malik,
+};
 
 /// Smallest section (mm²) taken for a nerve root (a root is 4-7 mm across).
 const MIN_ROOT_MM2: f64 = 3.0;
@@ -61,204 +63,6 @@ pub struct SliceSegmentation {
     pub score: f64,
 }
 
-fn to_gray(mask: &Array2<bool>) -> GrayImage {
-    let (h, w) = mask.dim();
-    GrayImage::from_fn(w as u32, h as u32, |x, y| {
-        Luma([if mask[[y as usize, x as usize]] {
-            255
-        } else {
-            0
-        }])
-    })
-}
-
-fn from_gray(img: &GrayImage) -> Array2<bool> {
-    let (w, h) = img.dimensions();
-    Array2::from_shape_fn((h as usize, w as usize), |(i, j)| {
-        img.get_pixel(j as u32, i as u32)[0] > 0
-    })
-}
-
-/// Noise standard deviation from the median absolute Laplacian (robust to edges).
-pub fn noise_sigma(img: &Array2<f32>) -> f64 {
-    let (h, w) = img.dim();
-    let mut d = Vec::with_capacity(h * w);
-    for i in 1..h.saturating_sub(1) {
-        for j in 1..w.saturating_sub(1) {
-            let c = img[[i, j]];
-            let m = 0.25 * (img[[i - 1, j]] + img[[i + 1, j]] + img[[i, j - 1]] + img[[i, j + 1]]);
-            if (c - m).is_finite() {
-                d.push((c - m).abs());
-            }
-        }
-    }
-    // For white noise, c - mean4 has standard deviation sigma·sqrt(1.25).
-    percentile(&d, 50.0).map_or(0.0, |m| m as f64 / 0.6745 / 1.25f64.sqrt())
-}
-
-/// Perona-Malik anisotropic diffusion (rational conductance `1 / (1 + (d/k)²)`, cheaper
-/// than the exponential one). Written here because imageproc's edge-preserving filters
-/// work on 8-bit images only.
-pub fn diffuse(img: &Array2<f32>, k: f32, iterations: usize) -> Array2<f32> {
-    let (h, w) = img.dim();
-    let mut a = img.clone();
-    if k <= 0.0 || h < 3 || w < 3 {
-        return a;
-    }
-    let g = |d: f32| 1.0 / (1.0 + (d / k) * (d / k));
-    for _ in 0..iterations {
-        let prev = a.clone();
-        for i in 0..h {
-            for j in 0..w {
-                let c = prev[[i, j]];
-                let mut flux = 0.0;
-                for (di, dj) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
-                    let (ni, nj) = (i as i64 + di, j as i64 + dj);
-                    if ni < 0 || nj < 0 || ni >= h as i64 || nj >= w as i64 {
-                        continue;
-                    }
-                    let d = prev[[ni as usize, nj as usize]] - c;
-                    flux += g(d) * d;
-                }
-                a[[i, j]] = c + 0.2 * flux;
-            }
-        }
-    }
-    a
-}
-
-struct Component {
-    pixels: Vec<(usize, usize)>,
-    touches_border: bool,
-}
-
-/// Size, border contact and centroid of one connected component.
-#[derive(Debug, Clone, Copy, Default)]
-struct CompStats {
-    area: usize,
-    sum_i: f64,
-    sum_j: f64,
-    border: bool,
-}
-
-/// 4-connected components of the pixels where `inside(i, j)` holds, with statistics.
-/// Hand-written two-pass union-find: the threshold sweep labels the same region at
-/// many levels and needs only the statistics, which imageproc's labelling (an image in,
-/// an image out) cannot give without allocating and rescanning images each time.
-struct Labelling {
-    /// Component id + 1 per pixel, 0 outside; row-major.
-    labels: Vec<u32>,
-    w: usize,
-    comps: Vec<CompStats>,
-}
-
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
-    while parent[x as usize] != x {
-        let p = parent[x as usize];
-        parent[x as usize] = parent[p as usize];
-        x = p;
-    }
-    x
-}
-
-impl Labelling {
-    fn new(h: usize, w: usize, inside: impl Fn(usize, usize) -> bool) -> Labelling {
-        let mut labels = vec![0u32; h * w];
-        let mut parent: Vec<u32> = vec![0];
-        for i in 0..h {
-            for j in 0..w {
-                if !inside(i, j) {
-                    continue;
-                }
-                let up = if i > 0 { labels[(i - 1) * w + j] } else { 0 };
-                let left = if j > 0 { labels[i * w + j - 1] } else { 0 };
-                let l = match (up, left) {
-                    (0, 0) => {
-                        let n = parent.len() as u32;
-                        parent.push(n);
-                        n
-                    }
-                    (a, 0) | (0, a) => a,
-                    (a, b) => {
-                        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-                        if ra != rb {
-                            parent[ra.max(rb) as usize] = ra.min(rb);
-                        }
-                        ra.min(rb)
-                    }
-                };
-                labels[i * w + j] = l;
-            }
-        }
-        // Compact the roots to ids 1..=n in scan order (deterministic).
-        let mut id = vec![0u32; parent.len()];
-        let mut comps: Vec<CompStats> = Vec::new();
-        for (k, label) in labels.iter_mut().enumerate() {
-            let l = *label;
-            if l == 0 {
-                continue;
-            }
-            let r = find(&mut parent, l) as usize;
-            if id[r] == 0 {
-                comps.push(CompStats::default());
-                id[r] = comps.len() as u32;
-            }
-            let c = id[r];
-            *label = c;
-            let (i, j) = (k / w, k % w);
-            let s = &mut comps[c as usize - 1];
-            s.area += 1;
-            s.sum_i += i as f64;
-            s.sum_j += j as f64;
-            s.border |= i == 0 || j == 0 || i + 1 == h || j + 1 == w;
-        }
-        Labelling { labels, w, comps }
-    }
-
-    fn pixels(&self, id: usize) -> Vec<(usize, usize)> {
-        let want = id as u32 + 1;
-        self.labels
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| **l == want)
-            .map(|(k, _)| (k / self.w, k % self.w))
-            .collect()
-    }
-}
-
-fn components(mask: &Array2<bool>) -> Vec<Component> {
-    let (h, w) = mask.dim();
-    let lab = Labelling::new(h, w, |i, j| mask[[i, j]]);
-    let mut pixels: Vec<Vec<(usize, usize)>> = vec![Vec::new(); lab.comps.len()];
-    for (k, &l) in lab.labels.iter().enumerate() {
-        if l > 0 {
-            pixels[l as usize - 1].push((k / w, k % w));
-        }
-    }
-    lab.comps
-        .iter()
-        .zip(pixels)
-        .map(|(s, px)| Component {
-            pixels: px,
-            touches_border: s.border,
-        })
-        .collect()
-}
-
-/// Fills the holes of a mask (background components that do not touch the border).
-fn fill_holes(mask: &Array2<bool>) -> Array2<bool> {
-    let inv = mask.mapv(|m| !m);
-    let mut out = mask.clone();
-    for c in components(&inv) {
-        if !c.touches_border {
-            for (i, j) in c.pixels {
-                out[[i, j]] = true;
-            }
-        }
-    }
-    out
-}
-
 /// Segments the foramen on one plane; `None` when no closed foramen-like region is
 /// found (e.g. the plane is medial or lateral to the pedicles).
 pub fn segment(img: &Array2<f32>, p: &SegmentParams) -> Option<SliceSegmentation> {
@@ -282,7 +86,7 @@ pub fn segment(img: &Array2<f32>, p: &SegmentParams) -> Option<SliceSegmentation
     // 2. Threshold sweep, on a more strongly smoothed copy so that noise does not
     // break the foramen into fragments.
     let sm_px = 0.7 / p.pixel_mm;
-    let g = crate::spine::filters::gaussian_blur(raw.view(), sm_px, sm_px);
+    let g = gaussian_blur(raw.view(), sm_px, sm_px);
     let values: Vec<f32> = g.iter().copied().collect();
     let thresholds: Vec<f32> = if p.is_ct {
         // -HU: from -90 HU (pure fat) up to +10 HU (fat against soft tissue).
@@ -379,7 +183,7 @@ fn refine(
 ) -> Option<SliceSegmentation> {
     let (h, w) = raw.dim();
     let px2 = p.pixel_mm * p.pixel_mm;
-    let f = diffuse(raw, (2.0 * sigma) as f32, 4);
+    let f = perona_malik(raw, (2.0 * sigma) as f32, 4);
     let seed_vals: Vec<f32> = seed.iter().map(|&(i, j)| f[[i, j]]).collect();
     let fat_ref = percentile(&seed_vals, 60.0)?;
 
@@ -400,7 +204,7 @@ fn refine(
         let mut out = Array2::from_elem((h, w), false);
         let mut area = 0usize;
         let mut border = false;
-        for c in components(&mask) {
+        for c in connected_components(&mask) {
             if c.pixels.iter().any(|&(i, j)| seed_mask[[i, j]]) {
                 border |= c.touches_border;
                 area += c.pixels.len();
@@ -427,11 +231,7 @@ fn refine(
     // beside it (marrow is not dark); the closing takes the notch in. Bone (cortex)
     // that the closing bridges is left out.
     let close_r = ((ROOT_CLOSE_MM / p.pixel_mm).round() as u8).max(1);
-    let closed = from_gray(&imageproc::morphology::close(
-        &to_gray(&grown),
-        Norm::L2,
-        close_r,
-    ));
+    let closed = closing(&grown, Norm::L2, close_r);
     let closed = Array2::from_shape_fn((h, w), |(i, j)| {
         grown[[i, j]] || (closed[[i, j]] && !bone_like(f[[i, j]]))
     });
@@ -442,7 +242,7 @@ fn refine(
     let candidates =
         Array2::from_shape_fn((h, w), |(i, j)| !filled[[i, j]] && !bone_like(f[[i, j]]));
     let max_pocket = std::f64::consts::PI * 4.0 * 4.0 / px2;
-    for c in components(&candidates) {
+    for c in connected_components(&candidates) {
         if c.touches_border || c.pixels.len() as f64 > max_pocket {
             continue;
         }
@@ -469,12 +269,11 @@ fn refine(
 
     // 4. Partial-volume edge: boundary tissue level near each edge pixel.
     let band = ((p.pixel_mm.recip() * 1.0).ceil() as u8).max(1);
-    let gray = to_gray(&region);
-    let outer = from_gray(&imageproc::morphology::dilate(&gray, Norm::LInf, band));
-    let inner = from_gray(&imageproc::morphology::erode(&gray, Norm::LInf, band));
+    let outer = dilation(&region, Norm::LInf, band);
+    let inner = erosion(&region, Norm::LInf, band);
     let r = band as i64 + 2;
     let ring: Vec<f32> = {
-        let ring2 = from_gray(&imageproc::morphology::dilate(&gray, Norm::LInf, band + 2));
+        let ring2 = dilation(&region, Norm::LInf, band + 2);
         ndarray::Zip::from(&f)
             .and(&ring2)
             .and(&outer)
@@ -537,7 +336,7 @@ fn refine(
         let candidates =
             Array2::from_shape_fn((h, w), |(i, j)| mask[[i, j]] && root_pixels[[i, j]]);
         let mut root = Array2::from_elem((h, w), false);
-        if let Some(c) = components(&candidates)
+        if let Some(c) = connected_components(&candidates)
             .into_iter()
             .max_by_key(|c| c.pixels.len())
             .filter(|c| c.pixels.len() as f64 * px2 >= MIN_ROOT_MM2)
@@ -647,18 +446,5 @@ mod tests {
         // Bright everywhere left of a vertical line: touches the border.
         let img = Array2::from_shape_fn((60, 60), |(_, j)| if j < 30 { 1000.0 } else { 100.0 });
         assert!(segment(&img, &params(0.5)).is_none());
-    }
-
-    #[test]
-    fn noise_is_estimated_from_the_image() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let img = Array2::from_shape_fn((100, 100), |_| {
-            // Sum of uniforms: roughly Gaussian with sigma 10.
-            let s: f64 = (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0;
-            (500.0 + 10.0 * s) as f32
-        });
-        let s = noise_sigma(&img);
-        assert!((s - 10.0).abs() < 1.5, "{s}");
     }
 }

@@ -14,6 +14,7 @@ mod candidates;
 mod chain;
 mod lower_end;
 mod naming;
+pub mod verify;
 
 use super::canonical::{CanonicalStack, canonical_stack};
 use super::discs::{DiscContrast, DiscParams, PlaneResponse, disc_responses, normalised_planes};

@@ -133,3 +133,83 @@ pub fn verify_lumbar_chain(
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array3;
+
+    /// A uniform 1 mm plane of bone, 300 × 200 px, and a column of discs every `steps`
+    /// mm (from row 40, column 100), each tilted `tilt` degrees.
+    fn setup(steps: &[f64], tilts: &[f64]) -> (Vec<Candidate>, CanonicalStack, Array2<f32>) {
+        let stack = CanonicalStack {
+            data: Array3::zeros((1, 300, 200)),
+            pixel_mm: 1.0,
+            down: [0.0, 0.0, -1.0],
+            back: [0.0, 1.0, 0.0],
+            normal: [1.0, 0.0, 0.0],
+            centres: vec![[0.0; 3]],
+            plane_spacing_mm: 3.0,
+            plane_thickness_mm: 3.0,
+        };
+        let mut r = 40.0;
+        let mut cands = Vec::new();
+        for (i, t) in tilts.iter().enumerate() {
+            let a = t.to_radians();
+            cands.push(Candidate {
+                r,
+                c: 100.0,
+                normal: [a.cos(), a.sin()],
+                response: 1.0,
+            });
+            r += steps.get(i).copied().unwrap_or(0.0);
+        }
+        (cands, stack, Array2::from_elem((300, 200), 1.0))
+    }
+
+    #[test]
+    fn a_regular_column_on_bone_passes() {
+        let tilts = [0.0, 5.0, 10.0, 15.0, 30.0];
+        let (c, st, img) = setup(&[36.0, 36.0, 35.0, 33.0], &tilts);
+        assert!(verify_lumbar_chain(&c, &tilts, &img, &st).is_empty());
+    }
+
+    #[test]
+    fn irregular_spacing_a_flat_lowest_disc_and_a_cut_image_are_said() {
+        let tilts = [0.0, 5.0, 10.0, 15.0, 30.0];
+        // A disc missed: 36 then 70 mm.
+        let (c, st, img) = setup(&[36.0, 36.0, 70.0, 33.0], &tilts);
+        let p = verify_lumbar_chain(&c, &tilts, &img, &st);
+        assert!(p.iter().any(|s| s.contains("spacings")), "{p:?}");
+        // A horizontal lowest disc.
+        let flat = [0.0, 5.0, 10.0, 15.0, 2.0];
+        let (c, st, img) = setup(&[36.0, 36.0, 35.0, 33.0], &flat);
+        let p = verify_lumbar_chain(&c, &flat, &img, &st);
+        assert!(p.iter().any(|s| s.contains("horizontal")), "{p:?}");
+        // Lowest disc 10 mm above the image's lower edge: no sacrum seen.
+        let (mut c, st, img) = setup(&[36.0, 36.0, 35.0, 33.0], &tilts);
+        for x in &mut c {
+            x.r += 290.0 - (40.0 + 140.0);
+        }
+        let p = verify_lumbar_chain(&c, &tilts, &img, &st);
+        assert!(p.iter().any(|s| s.contains("sacrum is not seen")), "{p:?}");
+    }
+
+    #[test]
+    fn soft_tissue_below_the_lowest_disc_is_not_a_sacrum() {
+        let tilts = [0.0, 5.0, 10.0, 15.0, 30.0];
+        let (c, st, mut img) = setup(&[36.0, 36.0, 35.0, 33.0], &tilts);
+        // Everything below the lowest disc (row 180) half as bright: not bone like the bodies.
+        for r in 182..300 {
+            for col in 0..200 {
+                img[[r, col]] = 0.4;
+            }
+        }
+        let p = verify_lumbar_chain(&c, &tilts, &img, &st);
+        assert!(
+            p.iter()
+                .any(|s| s.contains("does not look like the sacrum")),
+            "{p:?}"
+        );
+    }
+}

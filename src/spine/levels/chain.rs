@@ -1,0 +1,412 @@
+//! The chain of discs for one contrast: dynamic programming over the candidates, a
+//! vertebral-body reference that keeps the chain in the column of bodies, and the
+//! disc records (position, tilt, height, confidence) with their names.
+
+use ndarray::Array2;
+
+use super::super::discs::{Candidate, DiscContrast, best_chain, best_chain_with};
+use super::candidates::contrast_candidates;
+use super::lower_end::{check_sacrum, refine_lumbosacral, thin_lowest_disc};
+use super::naming::{count_lumbar, vertebrae};
+use super::verify::{UNVERIFIED, UNVERIFIED_FACTOR, verify_lumbar_chain};
+use super::{Disc, Evidence, Localization, LocalizeError, NAMES_FROM_SACRUM, dist};
+use crate::volume::geometry::{add, scale};
+
+pub(crate) fn chain_for(
+    planes: &[Array2<f32>],
+    evidence: &Evidence,
+    contrast: DiscContrast,
+) -> Result<Localization, LocalizeError> {
+    let Evidence {
+        stack,
+        all_responses,
+        params,
+        focus_x_mm,
+        ..
+    } = *evidence;
+    let px = stack.pixel_mm;
+    let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
+        all_responses.iter().map(|r| r.get(contrast)).collect();
+    let (cands, weights) = contrast_candidates(stack, all_responses, contrast, params, focus_x_mm)?;
+    let mut top: Vec<f64> = cands.iter().map(|c| c.response).collect();
+    top.truncate(8);
+    top.sort_by(f64::total_cmp);
+    let node_cost = 0.3 * top[top.len() / 2];
+    let mid_plane_image = midline_image(planes, &weights);
+    // Discs lie across one column of vertebral bodies: once a first chain gives the
+    // typical body (core brightness and texture), steps whose segment does not look
+    // like that body cost extra, so the chain stays in the column instead of running
+    // on through bowel, prevertebral fat or pelvic structures.
+    let first = best_chain(&cands, px, params, node_cost);
+    let cores: Vec<(f64, f64)> = first
+        .windows(2)
+        .filter_map(|w| body_core(&mid_plane_image, &cands[w[0]], &cands[w[1]], px))
+        .collect();
+    let chain = match BodyReference::from_cores(&cores) {
+        Some(body) => best_chain_with(&cands, px, params, node_cost, &|i, j| {
+            body_core(&mid_plane_image, &cands[i], &cands[j], px)
+                .map(|core| BODY_COST * node_cost * body.oddness(core))
+        }),
+        None => first,
+    };
+    for (i, c) in cands.iter().enumerate() {
+        tracing::debug!(
+            "{contrast:?} candidate {i}: row {:.0} col {:.0} ({:.0} mm, {:.0} mm) normal ({:.2}, {:.2}) response {:.4}{}",
+            c.r,
+            c.c,
+            c.r * px,
+            c.c * px,
+            c.normal[0],
+            c.normal[1],
+            c.response,
+            if chain.contains(&i) { " [chain]" } else { "" }
+        );
+    }
+    if chain.len() < 2 {
+        return Err(LocalizeError::TooFewDiscs(chain.len()));
+    }
+    let mut picked: Vec<(Candidate, DiscContrast)> =
+        chain.iter().map(|&i| (cands[i], contrast)).collect();
+    let mut notes = Vec::new();
+    trim_non_vertebral(&mut picked, &mid_plane_image, px, &mut notes);
+    refine_lumbosacral(&mut picked, evidence, &cands, contrast, &mut notes);
+
+    // Midline: response-weighted plane position of the chain's discs.
+    let plane_of = |r: usize, c: usize| -> f64 {
+        let (mut sw, mut sk) = (0.0, 0.0);
+        let vals: Vec<f64> = responses.iter().map(|rn| rn.0[[r, c]] as f64).collect();
+        let vmax = vals.iter().fold(0.0f64, |m, v| m.max(*v));
+        for (k, v) in vals.iter().enumerate() {
+            if *v >= 0.3 * vmax {
+                sw += v;
+                sk += v * k as f64;
+            }
+        }
+        if sw > 0.0 {
+            sk / sw
+        } else {
+            (responses.len() as f64 - 1.0) / 2.0
+        }
+    };
+    let median_response = {
+        let mut v: Vec<f64> = picked.iter().map(|(c, _)| c.response).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut discs: Vec<Disc> = picked
+        .iter()
+        .map(|(cd, disc_contrast)| {
+            let k = plane_of(cd.r as usize, cd.c as usize);
+            let axis = add(
+                scale(stack.down, cd.normal[0]),
+                scale(stack.back, cd.normal[1]),
+            );
+            let tilt_deg = cd.normal[1].atan2(cd.normal[0]).to_degrees();
+            let height_mm = disc_height(&mid_plane_image, cd, px, *disc_contrast);
+            Disc {
+                level: String::new(),
+                center_mm: stack.to_lps(k, cd.r, cd.c),
+                axis,
+                tilt_deg,
+                height_mm,
+                confidence: (cd.response / median_response).min(1.0),
+                response: cd.response,
+                canonical: [k, cd.r, cd.c],
+            }
+        })
+        .collect();
+    let mut ks: Vec<f64> = discs.iter().map(|d| d.canonical[0]).collect();
+    ks.sort_by(f64::total_cmp);
+    let mid_k = ks[ks.len() / 2];
+    let midsagittal_plane = mid_k.round().clamp(0.0, (stack.dim().0 - 1) as f64) as usize;
+    let midline_x_mm = stack.to_lps(mid_k, 0.0, 0.0)[0];
+
+    let mut warnings = notes;
+    let (sacrum_in_view, mut label_factor) = check_sacrum(&discs, stack, &mut warnings);
+    // A lowest disc found only with the opposite contrast is a plausible but unproven
+    // lumbosacral disc: the whole count rests on it.
+    if picked.last().is_some_and(|(_, c)| *c != contrast) {
+        label_factor *= 0.5;
+    }
+    let steps: Vec<f64> = discs
+        .windows(2)
+        .map(|w| dist(w[0].center_mm, w[1].center_mm))
+        .collect();
+    let lumbar_count = count_lumbar(&discs, &steps, &mut warnings);
+    if thin_lowest_disc(&discs, &mut warnings) {
+        label_factor *= 0.6;
+    }
+    let transitional = lumbar_count.is_some_and(|n| n != 5);
+    let xs: Vec<f64> = discs.iter().rev().take(5).map(|d| d.center_mm[0]).collect();
+    let x_range =
+        xs.iter().fold(f64::MIN, |m, v| m.max(*v)) - xs.iter().fold(f64::MAX, |m, v| m.min(*v));
+    if x_range > 12.0 {
+        warnings.push(format!(
+            "lumbar discs lie up to {x_range:.0} mm apart left-right: scoliosis or strong rotation; labels and foramina are less reliable"
+        ));
+    }
+    let chain_cands: Vec<Candidate> = picked.iter().map(|(c, _)| *c).collect();
+    let tilts: Vec<f64> = discs.iter().map(|d| d.tilt_deg).collect();
+    let problems = verify_lumbar_chain(&chain_cands, &tilts, &mid_plane_image, stack);
+    // The passes and contrasts are still chosen by the lower-end evidence alone (feeding
+    // this verdict into that choice cost VB2 at 1 mm 14 -> 4 discs, docs/validation.md).
+    let doubt_before_verification = label_factor < 1.0;
+    if !problems.is_empty() {
+        label_factor *= UNVERIFIED_FACTOR;
+        warnings.push(format!("{UNVERIFIED}: {}", problems.join("; ")));
+    }
+    let n = discs.len();
+    for (from_bottom, d) in discs.iter_mut().rev().enumerate() {
+        d.level = NAMES_FROM_SACRUM
+            .get(from_bottom)
+            .map_or_else(|| "?".to_string(), |s| s.to_string());
+        let mut conf = d.confidence * label_factor;
+        if transitional {
+            conf *= 0.5;
+        }
+        if x_range > 12.0 {
+            conf *= 0.8;
+        }
+        d.confidence = (conf * 100.0).round() / 100.0;
+    }
+    let lumbar_found = n.min(5);
+    if lumbar_found < 5 {
+        warnings.push(format!(
+            "only {lumbar_found} of the 5 lumbar levels are in the field of view (or were found)"
+        ));
+    }
+    for d in &discs {
+        tracing::debug!(
+            "{contrast:?} disc {}: z {:.1} response {:.4} height {:?} tilt {:.1}",
+            d.level,
+            d.center_mm[2],
+            d.response,
+            d.height_mm,
+            d.tilt_deg
+        );
+    }
+    let vertebrae = vertebrae(&discs, &steps, sacrum_in_view);
+    Ok(Localization {
+        discs,
+        vertebrae,
+        midline_x_mm,
+        midsagittal_plane,
+        sacrum_in_view,
+        lumbar_count,
+        labeling_warnings: warnings,
+        lower_end_doubt: doubt_before_verification || lumbar_found < 5,
+        chain_score: picked
+            .iter()
+            .filter(|(_, c)| *c == contrast)
+            .map(|(c, _)| c.response)
+            .sum(),
+    })
+}
+
+/// Mean and standard deviation of the image in a box around the middle of the segment
+/// between two discs (the vertebral body's core: ±6 mm along the axis, ±10 mm across).
+pub(crate) fn body_core(
+    img: &Array2<f32>,
+    a: &Candidate,
+    b: &Candidate,
+    px: f64,
+) -> Option<(f64, f64)> {
+    let (h, w) = img.dim();
+    let (mr, mc) = ((a.r + b.r) / 2.0, (a.c + b.c) / 2.0);
+    let n = [
+        (a.normal[0] + b.normal[0]) / 2.0,
+        (a.normal[1] + b.normal[1]) / 2.0,
+    ];
+    let t = [-n[1], n[0]];
+    let mut v = Vec::new();
+    for i in -6..=6 {
+        for j in -10..=10 {
+            let (u, s) = (i as f64 / px, j as f64 / px);
+            let (r, c) = (
+                (mr + u * n[0] + s * t[0]).round(),
+                (mc + u * n[1] + s * t[1]).round(),
+            );
+            if r >= 0.0 && c >= 0.0 && (r as usize) < h && (c as usize) < w {
+                v.push(img[[r as usize, c as usize]] as f64);
+            }
+        }
+    }
+    if v.len() < 50 {
+        return None;
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+    Some((mean, var.sqrt()))
+}
+
+/// Largest extra cost of a step through a segment unlike the chain's bodies, in units
+/// of the per-disc cost.
+const BODY_COST: f64 = 3.0;
+
+/// The typical vertebral body of a chain: median core brightness and texture, and how
+/// much the core brightness varies between bodies.
+pub(crate) struct BodyReference {
+    mean: f64,
+    sd: f64,
+    spread: f64,
+}
+
+impl BodyReference {
+    pub(crate) fn from_cores(cores: &[(f64, f64)]) -> Option<BodyReference> {
+        if cores.len() < 3 {
+            return None;
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let mean = median(cores.iter().map(|c| c.0).collect());
+        let sd = median(cores.iter().map(|c| c.1).collect());
+        let spread =
+            median(cores.iter().map(|c| (c.0 - mean).abs()).collect()).max(0.05 * mean.abs());
+        Some(BodyReference { mean, sd, spread })
+    }
+
+    /// 0 for a body-like core, rising to 1 for one whose brightness or texture is well
+    /// outside the chain's bodies (the limits `trim_non_vertebral` uses mark 0.5).
+    pub(crate) fn oddness(&self, (mean, sd): (f64, f64)) -> f64 {
+        let by_mean = (mean - self.mean).abs() / (4.0 * self.spread + 0.15 * self.mean.abs());
+        let by_texture = sd / (2.5 * self.sd.max(1e-6));
+        (by_mean.max(by_texture) - 0.5).clamp(0.0, 1.0)
+    }
+}
+
+/// Drops discs from the lower end of the chain while the segment above them does not
+/// look like a vertebral body: the chain can run on through pelvic structures, whose
+/// "bodies" differ in brightness from the vertebrae above or are far less uniform.
+fn trim_non_vertebral(
+    picked: &mut Vec<(Candidate, DiscContrast)>,
+    img: &Array2<f32>,
+    px: f64,
+    notes: &mut Vec<String>,
+) {
+    let cores: Vec<Option<(f64, f64)>> = picked
+        .windows(2)
+        .map(|w| body_core(img, &w[0].0, &w[1].0, px))
+        .collect();
+    let upper: Vec<(f64, f64)> = cores
+        .iter()
+        .take(cores.len().div_ceil(2))
+        .flatten()
+        .copied()
+        .collect();
+    if upper.len() < 2 {
+        return;
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ref_mean = median(upper.iter().map(|c| c.0).collect());
+    let ref_sd = median(upper.iter().map(|c| c.1).collect());
+    let spread =
+        median(upper.iter().map(|c| (c.0 - ref_mean).abs()).collect()).max(0.05 * ref_mean.abs());
+    let mut dropped = 0;
+    while picked.len() > 3 {
+        let k = picked.len() - 2;
+        let Some((mean, sd)) = cores[k] else { break };
+        let odd_mean = (mean - ref_mean).abs() > 4.0 * spread + 0.15 * ref_mean.abs();
+        // Smoothed slabs can make bodies almost noise-free: texture counts as odd only
+        // above a floor tied to the brightness (sclerosis next to a collapsed disc
+        // roughens a body without making it non-vertebral).
+        let odd_texture = sd > 2.5 * ref_sd.max(0.05 * ref_mean.abs()).max(1e-6);
+        tracing::debug!(
+            "trim: segment {k} core mean {mean:.3} sd {sd:.3}; reference mean {ref_mean:.3} sd {ref_sd:.3} spread {spread:.3}"
+        );
+        if !(odd_mean || odd_texture) {
+            break;
+        }
+        picked.pop();
+        dropped += 1;
+    }
+    if dropped > 0 {
+        notes.push(format!(
+            "{dropped} band(s) at the lower end are not separated by vertebra-like bone and were not taken as discs"
+        ));
+    }
+}
+
+/// Weighted mean of the normalised planes around the midline, for profiles.
+fn midline_image(planes: &[Array2<f32>], weights: &[f64]) -> Array2<f32> {
+    let mut acc = Array2::<f32>::zeros(planes[0].dim());
+    let mut total = 0.0f32;
+    for (p, w) in planes.iter().zip(weights) {
+        if *w >= 0.25 {
+            acc.scaled_add(*w as f32, p);
+            total += *w as f32;
+        }
+    }
+    if total > 0.0 {
+        acc /= total;
+    }
+    acc
+}
+
+/// Disc height along its normal: distance between the strongest intensity transitions
+/// (endplates) on either side of the centre, on a profile averaged across ±5 mm.
+fn disc_height(img: &Array2<f32>, cd: &Candidate, px: f64, contrast: DiscContrast) -> Option<f64> {
+    let (h, w) = img.dim();
+    let n = cd.normal;
+    let t = [-n[1], n[0]];
+    let step_mm = 0.25;
+    let half_mm = 14.0;
+    let m = (half_mm / step_mm) as i64;
+    let sample = |r: f64, c: f64| -> Option<f32> {
+        if r < 0.0 || c < 0.0 || r > (h - 1) as f64 || c > (w - 1) as f64 {
+            return None;
+        }
+        let (r0, c0) = (r.floor() as usize, c.floor() as usize);
+        let (r1, c1) = ((r0 + 1).min(h - 1), (c0 + 1).min(w - 1));
+        let (fr, fc) = ((r - r0 as f64) as f32, (c - c0 as f64) as f32);
+        Some(
+            (img[[r0, c0]] * (1.0 - fc) + img[[r0, c1]] * fc) * (1.0 - fr)
+                + (img[[r1, c0]] * (1.0 - fc) + img[[r1, c1]] * fc) * fr,
+        )
+    };
+    let mut profile = Vec::with_capacity((2 * m + 1) as usize);
+    for i in -m..=m {
+        let u = i as f64 * step_mm / px;
+        let mut acc = 0.0f32;
+        let mut cnt = 0;
+        for j in -4..=4 {
+            let v = j as f64 * 1.25 / px;
+            if let Some(x) = sample(cd.r + u * n[0] + v * t[0], cd.c + u * n[1] + v * t[1]) {
+                acc += x;
+                cnt += 1;
+            }
+        }
+        if cnt == 0 {
+            return None;
+        }
+        profile.push(acc / cnt as f32);
+    }
+    let sign = if contrast == DiscContrast::Darker {
+        1.0
+    } else {
+        -1.0
+    };
+    // Derivative over ±0.75 mm.
+    let d = 3usize;
+    let deriv: Vec<f32> = (0..profile.len())
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(d), (i + d).min(profile.len() - 1));
+            sign * (profile[b] - profile[a])
+        })
+        .collect();
+    let centre = m as usize;
+    let min_half = (1.5 / step_mm) as usize;
+    // Upper endplate: intensity falls into the disc (negative derivative for dark discs).
+    let upper =
+        (0..centre.saturating_sub(min_half)).min_by(|&a, &b| deriv[a].total_cmp(&deriv[b]))?;
+    let lower =
+        (centre + min_half..profile.len()).max_by(|&a, &b| deriv[a].total_cmp(&deriv[b]))?;
+    if deriv[upper] >= 0.0 || deriv[lower] <= 0.0 {
+        return None;
+    }
+    Some((lower - upper) as f64 * step_mm)
+}

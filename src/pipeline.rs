@@ -124,6 +124,7 @@ fn level_entry(r: &ForamenResult) -> LevelEntry {
             })
             .collect(),
         reason: r.reason.clone(),
+        review: None,
     }
 }
 
@@ -426,6 +427,7 @@ pub fn build_report(
         studies,
         series,
         skipped_files,
+        qc: None,
     }
 }
 

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::dicom::MrTiming;
+use crate::dicom::assemble::MAX_VOXELS;
 use crate::series::infer_weighting;
 use crate::volume::Weighting;
-use crate::dicom::assemble::MAX_VOXELS;
 use crate::volume::{Modality, Plane, Vec3, Volume};
 
 /// Why a volume file cannot be read. Every variant names its reason; none is a panic.

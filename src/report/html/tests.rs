@@ -35,6 +35,7 @@ fn level(level: &str, side: &'static str, area: Option<f64>, grade: &'static str
         reason: area
             .is_none()
             .then(|| "no closed foramen found on the planes beside this disc".into()),
+        review: None,
     }
 }
 
@@ -69,6 +70,7 @@ fn report(description: &str, qc_images: Vec<String>) -> Report {
         qc_images,
         mask_file: None,
         dicom_files: Vec::new(),
+        labelling_review: None,
     };
     Report {
         schema: crate::report::SCHEMA.into(),
@@ -82,6 +84,7 @@ fn report(description: &str, qc_images: Vec<String>) -> Report {
             path: "x/<b>.txt".into(),
             reason: "not DICOM".into(),
         }],
+        qc: None,
     }
 }
 

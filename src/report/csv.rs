@@ -291,9 +291,8 @@ mod tests {
         w.serialize((&row, Some("fail"), "ann; bo", "ann: a, b"))
             .unwrap();
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
-        let mut r = ::csv::Reader::from_reader(
-            format!("{},{}\n{text}", header().join(","), qc_header().join(",")).as_bytes(),
-        );
+        let whole = format!("{},{}\n{text}", header().join(","), qc_header().join(","));
+        let mut r = ::csv::Reader::from_reader(whole.as_bytes());
         let rec = r.records().next().unwrap().unwrap();
         assert_eq!(rec.len(), header().len() + 3);
         assert_eq!(&rec[header().len()], "fail");

@@ -287,7 +287,9 @@ mod tests {
         assert_eq!(values[20], "false");
         assert_eq!(values[21], "none_fired");
         // With QC the three columns follow the row's own.
-        let mut w = ::csv::Writer::from_writer(Vec::new());
+        let mut w = ::csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
         w.serialize((&row, Some("fail"), "ann; bo", "ann: a, b"))
             .unwrap();
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();

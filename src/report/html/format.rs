@@ -147,7 +147,8 @@ pub(super) fn png_data_uri(dir: &Path, rel: &str) -> Option<String> {
 /// the path itself when the file is there.
 pub(super) fn png_file<'a>(dir: &Path, rel: &'a str) -> Option<&'a str> {
     let p = Path::new(rel);
-    let confined = rel.ends_with(".png") && p.components().all(|c| matches!(c, Component::Normal(_)));
+    let confined =
+        rel.ends_with(".png") && p.components().all(|c| matches!(c, Component::Normal(_)));
     (confined && dir.join(p).is_file()).then_some(rel)
 }
 
@@ -159,8 +160,17 @@ pub(super) fn applied(r: Option<&crate::report::review::ItemReview>) -> Option<S
         r.reviews.iter().find_map(f).cloned().unwrap_or_default()
     };
     let corrected = first(|v| v.corrected_grade.as_ref().or(v.corrected_level.as_ref()));
-    let comments: Vec<&str> = r.reviews.iter().filter_map(|v| v.comment.as_deref()).collect();
-    Some(format!("{}|{}|{}", r.verdict.as_str(), corrected, comments.join("; ")))
+    let comments: Vec<&str> = r
+        .reviews
+        .iter()
+        .filter_map(|v| v.comment.as_deref())
+        .collect();
+    Some(format!(
+        "{}|{}|{}",
+        r.verdict.as_str(),
+        corrected,
+        comments.join("; ")
+    ))
 }
 
 /// The key of a QC image path `qc/<stem>_<key>.png`.

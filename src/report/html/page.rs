@@ -43,13 +43,26 @@ pub(super) fn pieces<'a>(report: &'a Report, dir: &'a Path) -> impl Iterator<Ite
         review_panel(),
         summary(report),
         legend(report),
-        studies(report),
+        if mode == Images::Inline {
+            studies(report)
+        } else {
+            html! {}
+        },
     ];
+    // A cohort's page keeps to the summary and the review: thousands of detailed
+    // sections would make it slow to open; their numbers are in report.json and the CSV.
+    let shown = if mode == Images::Inline {
+        report.series.len()
+    } else {
+        0
+    };
     let series = report
         .series
         .iter()
+        .take(shown)
         .enumerate()
-        .map(move |(k, s)| series_section(k, s, dir, mode));
+        .map(move |(k, s)| series_section(k, s, dir, mode))
+        .chain((mode == Images::Files).then(cohort_note));
     let back = std::iter::once_with(move || {
         html! { (skipped(report)) (PreEscaped("</body>\n</html>\n")) }
     });
@@ -260,11 +273,7 @@ fn summary_rows(k: usize, s: &SeriesEntry) -> Markup {
         };
     }
     // The series' level labelling is a review item too (its cell is the label).
-    let labelling_conf = s
-        .discs
-        .iter()
-        .map(|d| d.confidence)
-        .fold(1.0_f64, f64::min);
+    let labelling_conf = s.discs.iter().map(|d| d.confidence).fold(1.0_f64, f64::min);
     html! {
         @for (i, (level, left, right)) in levels.iter().enumerate() {
             tr {
@@ -272,6 +281,7 @@ fn summary_rows(k: usize, s: &SeriesEntry) -> Markup {
                     td rowspan=(levels.len())
                         class={ "qc-item qc-labelling" @if !s.labeling_warnings.is_empty() { " flagged" } }
                         data-k=(k) data-series=(Text(&s.series_instance_uid))
+                        data-stem=(Text(&crate::report::file_stem(&s.series_instance_uid)))
                         data-conf=(num(Some(labelling_conf), 2))
                         data-qc=[applied(s.labelling_review.as_ref())]
                     { (label) }
@@ -551,6 +561,21 @@ fn series_section(k: usize, s: &SeriesEntry, dir: &Path, mode: Images) -> Markup
                 p { "Mask file: " code { (Text(m)) } }
                 "\n"
             }
+        }
+        "\n"
+    }
+}
+
+/// In place of the per-series sections of a cohort's page.
+fn cohort_note() -> Markup {
+    html! {
+        h2 { "Series details" } "\n"
+        p {
+            "This run has more than " (INLINE_MAX_SERIES) " series, so the page shows the \
+            summary and the review only; the QC images are read from the " code { "qc/" }
+            " folder next to this page (keep them together) and shown in the review panel. \
+            Every number of every series is in " code { "report.json" } " and "
+            code { "measurements.csv" } "."
         }
         "\n"
     }

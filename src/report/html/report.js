@@ -11,8 +11,8 @@ function store(k,v){try{if(v===undefined)return localStorage.getItem(k);localSto
 function init(){
 var body=document.body,run=body.getAttribute('data-run-id')||'',low=parseFloat(body.getAttribute('data-low-confidence'))||0.4;
 var nodes=document.querySelectorAll('.qc-item');if(!nodes.length||!$('qc')){body.setAttribute('data-qc-ready',Math.round(performance.now()));return;}
-var uid={},items=[],byKey={};
-for(var i=0;i<nodes.length;i++){var n=nodes[i];if(n.hasAttribute('data-series'))uid[n.getAttribute('data-k')]=n.getAttribute('data-series');}
+var uid={},stems={},items=[],byKey={},files=body.getAttribute('data-images')==='files';
+for(var i=0;i<nodes.length;i++){var n=nodes[i];if(n.hasAttribute('data-series')){uid[n.getAttribute('data-k')]=n.getAttribute('data-series');stems[n.getAttribute('data-k')]=n.getAttribute('data-stem');}}
 for(i=0;i<nodes.length;i++){n=nodes[i];var k=n.getAttribute('data-k'),lv=n.getAttribute('data-level'),sd=n.getAttribute('data-side');
 var it={el:n,k:k,series:uid[k],level:lv,side:sd,conf:parseFloat(n.getAttribute('data-conf')),flag:n.classList.contains('flagged'),i:items.length};
 n._qc=items.length;it.key=it.series+SEP+(lv||'')+SEP+(sd||'');it.img='img-'+k+'-'+(lv?lv+'_'+sd:'midsagittal');items.push(it);byKey[it.key]=it;}
@@ -31,9 +31,10 @@ if(shown&&shown!==it.el)shown.classList.remove('qc-current');shown=it.el;
 it.el.classList.add('qc-current');it.el.scrollIntoView({block:'nearest'});
 var label=document.querySelector('.qc-item[data-series][data-k="'+it.k+'"] a');
 $('qc-title').textContent=(label?label.textContent:it.series)+' \u00b7 '+(it.level?it.level+' '+it.side:'level labelling');
-$('qc-facts').textContent=it.level?it.el.textContent.replace(/\s+/g,' ').trim():'discs named on the midsagittal image';
-var src=$(it.img);if(!img){img=document.createElement('img');img.id='qc-img';img.alt='current item';view.appendChild(img);}
-if(src){img.src=src.currentSrc||src.src;img.style.display='';}else{img.removeAttribute('src');img.style.display='none';}
+$('qc-facts').textContent=it.level?it.el.innerText.replace(/\s+/g,' ').trim():'discs named on the midsagittal image';
+var src=$(it.img);if(!img){img=document.createElement('img');img.id='qc-img';img.alt='current item';img.onerror=function(){img.style.display='none';};view.appendChild(img);}
+var url=src?(src.currentSrc||src.src):(files&&stems[it.k]?'qc/'+stems[it.k]+'_'+(it.level?it.level+'_'+it.side:'midsagittal')+'.png':'');
+if(url){img.style.display='';img.src=url;}else{img.removeAttribute('src');img.style.display='none';}
 var d=state[it.key]||{};$('qc-comment').value=d.comment||'';
 $('qc-grade-l').style.display=it.level?'':'none';$('qc-level-l').style.display=it.level?'none':'';
 $('qc-grade').value=it.level?(d.corr||''):'';$('qc-level').value=it.level?'':(d.corr||'');
@@ -47,8 +48,8 @@ var out=[];for(var j=0;j<items.length;j++){var it=items[j],d=state[it.key];if(!d
 var o={series:it.series,level:it.level||null,side:it.side||null,verdict:d.verdict};if(d.comment)o.comment=d.comment;if(d.corr)o[it.level?'corrected_grade':'corrected_level']=d.corr;out.push(o);}
 var doc={format:FORMAT,run_id:run,reviewer:who,reviewed_at:new Date().toISOString().replace(/\.\d+Z$/,'Z'),items:out};
 var text=JSON.stringify(doc,null,1)+'\n';
-var a=document.createElement('a');a.href=URL.createObjectURL(new Blob([text],{type:'application/json'}));a.download='qc-decisions.json';document.body.appendChild(a);a.click();
-setTimeout(function(){URL.revokeObjectURL(a.href);a.remove();},1000);status('Exported '+out.length+' decision(s).');return text;}
+var a=document.createElement('a');a.href=URL['createObjectURL'](new Blob([text],{type:'application/json'}));a.download='qc-decisions.json';document.body.appendChild(a);a.click();
+setTimeout(function(){URL['revokeObjectURL'](a.href);a.remove();},1000);status('Exported '+out.length+' decision(s).');return text;}
 function importText(text){var doc;try{doc=JSON.parse(text);}catch(e){status('Import: not JSON ('+e.message+').');return;}
 if(!doc||doc.format!==FORMAT||!Array.isArray(doc.items)){status('Import: not a '+FORMAT+' file.');return;}
 if(doc.run_id!==run){status('Import: that file is for run '+doc.run_id+', this page is run '+run+'; nothing imported.');return;}

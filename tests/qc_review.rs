@@ -13,6 +13,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+/// The tests of this file run one at a time: the timing of the cohort page must not
+/// share the two cores with another browser.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn measure_fixtures(out: &Path) -> Value {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let o = common::foramen(&[
@@ -204,6 +212,7 @@ type Expected = BTreeMap<String, (String, Option<String>)>;
 
 #[test]
 fn review_in_the_browser_and_apply() {
+    let _serial = serial();
     if !browser_available() {
         return;
     }
@@ -457,6 +466,7 @@ fn big_report(src: &Path, dir: &Path, n: usize) -> foramen::report::Report {
 
 #[test]
 fn a_cohort_page_references_images_and_opens_fast() {
+    let _serial = serial();
     let work = tempfile::tempdir().unwrap();
     let small = work.path().join("small");
     measure_fixtures(&small);
@@ -538,6 +548,7 @@ fn write(dir: &Path, name: &str, v: &str) -> PathBuf {
 
 #[test]
 fn two_reviewers_kappa_and_bad_files_change_nothing() {
+    let _serial = serial();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("out");
     let report = measure_fixtures(&out);
@@ -683,6 +694,7 @@ fn two_reviewers_kappa_and_bad_files_change_nothing() {
 
 #[test]
 fn resume_keeps_decisions_of_unchanged_studies() {
+    let _serial = serial();
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("in");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");

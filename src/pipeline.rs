@@ -274,6 +274,7 @@ fn level_entry(r: &ForamenResult) -> LevelEntry {
             })
             .collect(),
         reason: r.reason.clone(),
+        review: None,
     }
 }
 
@@ -613,6 +614,7 @@ pub fn build_report(
         studies,
         series,
         skipped_files,
+        qc: None,
     }
 }
 

@@ -106,7 +106,7 @@ fn report(dir: &Path) -> Value {
 fn comparable(dir: &Path) -> Value {
     let mut r = report(dir);
     let p = r["provenance"].as_object_mut().unwrap();
-    for key in ["started_utc", "wall_ms", "threads"] {
+    for key in ["started_utc", "wall_ms", "threads", "run_id"] {
         assert!(p.remove(key).is_some(), "provenance.{key} missing");
     }
     for s in r["series"].as_array_mut().unwrap() {
@@ -115,9 +115,15 @@ fn comparable(dir: &Path) -> Value {
     r
 }
 
-/// report.html without the start time (the only run-dependent text on the page).
+/// report.html without the start time and run id (the run-dependent text on the page).
 fn html(dir: &Path) -> String {
-    let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let run_id = report(dir)["provenance"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = std::fs::read_to_string(dir.join("report.html"))
+        .unwrap()
+        .replace(&run_id, "RUN_ID");
     let at = page.find("run started ").expect("start time on the page");
     let end = at + page[at..].find(" UTC").unwrap();
     format!("{}{}", &page[..at], &page[end..])

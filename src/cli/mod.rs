@@ -5,6 +5,7 @@ mod compare;
 mod measure;
 mod merge;
 mod phantom;
+mod qc;
 mod scan;
 mod serve;
 
@@ -31,6 +32,9 @@ pub mod exit {
     /// `merge`: a shard is missing, given twice, or the shards do not cover the input
     /// exactly once (a study missing or in two shards).
     pub const SHARDS_INCOMPLETE: u8 = 6;
+    /// `qc apply`: a decision file is malformed, of another run, or names items the
+    /// report does not have (nothing was changed).
+    pub const QC_REJECTED: u8 = 7;
 }
 
 #[derive(Parser, Debug)]
@@ -73,6 +77,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Receive DICOM over the network (C-STORE SCP) and measure each series once stable.
     Serve(serve::ServeArgs),
+    /// Quality-control review: carry the verdicts exported from report.html into the
+    /// report and CSV (`qc apply OUT_DIR DECISIONS.json...`).
+    Qc(qc::QcArgs),
 }
 
 /// Global options every subcommand sees.
@@ -175,6 +182,7 @@ pub fn main() -> ExitCode {
         Command::Phantom(args) => phantom::run(&ctx, args),
         Command::Compare(args) => compare::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),
+        Command::Qc(args) => qc::run(&ctx, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -254,6 +254,7 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Report, MergeError> {
         studies: selections,
         series,
         skipped_files,
+        qc: None,
     })
 }
 

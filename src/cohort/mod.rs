@@ -68,6 +68,8 @@ pub struct CohortRun {
     pub studies_measured: usize,
     /// Unreadable journal lines ignored on resume (a line cut short by a kill is one).
     pub journal_lines_ignored: usize,
+    /// With `--resume`: studies whose QC decisions were dropped because they changed.
+    pub qc_dropped: Vec<String>,
 }
 
 /// Digest of everything besides the input files that changes a study's analysis: the
@@ -302,11 +304,46 @@ pub fn run(
         &found.skipped,
     );
     report.provenance.shard = shard_info;
+    let qc_dropped = if opts.resume {
+        let unchanged: HashSet<&str> = (0..groups.len())
+            .filter(|&g| is_done(g))
+            .map(|g| groups[g].0.study_instance_uid.as_str())
+            .collect();
+        carry_qc(&opts.out, &mut report, &unchanged)
+    } else {
+        Vec::new()
+    };
     Ok(CohortRun {
         report,
         instances_found,
         studies_resumed: resumed,
         studies_measured: todo.len(),
         journal_lines_ignored: recovered.bad_lines,
+        qc_dropped,
     })
+}
+
+/// `--resume`: the QC decisions of the report already in `out` (an earlier run's) are
+/// kept for the studies taken unchanged from the journal; the others lose them, with a
+/// warning each (returned and logged).
+fn carry_qc(out: &Path, report: &mut Report, unchanged: &HashSet<&str>) -> Vec<String> {
+    let path = out.join("report.json");
+    let old: Report = match std::fs::read(&path) {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(
+                    "{}: not readable ({e}); no QC decisions kept",
+                    path.display()
+                );
+                return Vec::new();
+            }
+        },
+        Err(_) => return Vec::new(),
+    };
+    let dropped = crate::report::review::carry_over(&old, report, unchanged);
+    for w in &dropped {
+        tracing::warn!("{w}");
+    }
+    dropped
 }

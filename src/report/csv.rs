@@ -41,6 +41,11 @@ pub struct Row<'a> {
     pub confidence_notes: String,
     pub reason: Option<&'a str>,
     pub tool_version: &'a str,
+    /// QC reviews (columns written only when the report has QC decisions, [`qc_header`]).
+    #[serde(skip)]
+    pub review: Option<&'a super::review::ItemReview>,
+    #[serde(skip)]
+    pub labelling_review: Option<&'a super::review::ItemReview>,
 }
 
 /// Column names in order.
@@ -75,6 +80,12 @@ pub fn header() -> Vec<&'static str> {
         "reason",
         "tool_version",
     ]
+}
+
+/// The columns added after [`header`] once `foramen qc apply` has written decisions
+/// into the report (plain runs' CSV keeps its columns).
+pub fn qc_header() -> [&'static str; 3] {
+    ["qc_verdict", "qc_reviewer", "qc_comment"]
 }
 
 /// The rule's name as report.json spells it.
@@ -119,6 +130,8 @@ fn measured_row<'a>(s: &'a SeriesEntry, l: &'a LevelEntry, version: &'a str) -> 
         confidence_notes: l.confidence_notes.join("; "),
         reason: l.reason.as_deref().or(s.reason.as_deref()),
         tool_version: version,
+        review: l.review.as_ref(),
+        labelling_review: s.labelling_review.as_ref(),
     }
 }
 
@@ -190,6 +203,8 @@ pub fn study_rows<'a>(
                         confidence_notes: String::new(),
                         reason: Some(&study.summary),
                         tool_version: version,
+                        review: None,
+                        labelling_review: None,
                     });
                 }
             }
@@ -204,9 +219,19 @@ pub fn write_csv(report: &Report, dir: &Path) -> std::io::Result<()> {
         let mut csv = ::csv::WriterBuilder::new()
             .has_headers(false)
             .from_writer(&mut *w);
-        csv.write_record(header())?;
+        let with_qc = report.qc.is_some();
+        let mut names = header();
+        if with_qc {
+            names.extend(qc_header());
+        }
+        csv.write_record(names)?;
         for row in rows(report) {
-            csv.serialize(row)?;
+            if with_qc {
+                let (v, who, what) = super::review::csv_cells(row.review, row.labelling_review);
+                csv.serialize((&row, v, who, what))?;
+            } else {
+                csv.serialize(row)?;
+            }
         }
         csv.flush()?;
         Ok(())
@@ -248,6 +273,8 @@ mod tests {
             confidence_notes: "a; b".into(),
             reason: None,
             tool_version: "0",
+            review: None,
+            labelling_review: None,
         };
         let mut w = ::csv::Writer::from_writer(Vec::new());
         w.serialize(&row).unwrap();
@@ -259,5 +286,18 @@ mod tests {
         assert_eq!(values[13], "", "missing values are empty cells");
         assert_eq!(values[20], "false");
         assert_eq!(values[21], "none_fired");
+        // With QC the three columns follow the row's own.
+        let mut w = ::csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
+        w.serialize((&row, Some("fail"), "ann; bo", "ann: a, b"))
+            .unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        let whole = format!("{},{}\n{text}", header().join(","), qc_header().join(","));
+        let mut r = ::csv::Reader::from_reader(whole.as_bytes());
+        let rec = r.records().next().unwrap().unwrap();
+        assert_eq!(rec.len(), header().len() + 3);
+        assert_eq!(&rec[header().len()], "fail");
+        assert_eq!(&rec[header().len() + 2], "ann: a, b");
     }
 }

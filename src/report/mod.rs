@@ -9,6 +9,7 @@ pub mod ids;
 pub mod masks;
 pub mod output;
 pub mod qc;
+pub mod review;
 
 use std::path::Path;
 
@@ -98,6 +99,9 @@ pub struct LevelEntry {
     pub slice_areas_mm2: Vec<SliceArea>,
     /// Why the foramen was not measured (when `min_area_mm2` is null).
     pub reason: Option<String>,
+    /// Reviewers' verdicts on this foramen (`foramen qc apply`; absent before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<review::ItemReview>,
 }
 
 /// One series of the input, measured or not.
@@ -137,6 +141,9 @@ pub struct SeriesEntry {
     /// from (argument, BIDS sidecar, file name, or guessed), scaling and geometry notes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input_notes: Vec<String>,
+    /// Reviewers' verdicts on the series' level labelling (`foramen qc apply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labelling_review: Option<review::ItemReview>,
 }
 
 impl SeriesEntry {
@@ -168,6 +175,7 @@ impl SeriesEntry {
             dicom_files: Vec::new(),
             source_file: None,
             input_notes: Vec::new(),
+            labelling_review: None,
         }
     }
 }
@@ -203,6 +211,7 @@ impl SeriesEntry {
             dicom_files: Vec::new(),
             source_file: None,
             input_notes: Vec::new(),
+            labelling_review: None,
         }
     }
 }
@@ -217,6 +226,10 @@ pub struct SkippedEntry {
 /// How and when the report was made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Provenance {
+    /// Identifies this run's outputs: QC decision files name it (docs/qc.md). Reports
+    /// written before it existed read back with an empty one.
+    #[serde(default)]
+    pub run_id: String,
     pub tool_version: Text,
     /// Commit the binary was built from (`-modified` when the tree had changes).
     pub git_commit: Option<Text>,
@@ -240,6 +253,7 @@ pub struct Provenance {
 impl Provenance {
     pub fn new(started: std::time::SystemTime, include_ids: bool) -> Provenance {
         Provenance {
+            run_id: new_run_id(started),
             tool_version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
             git_commit: option_env!("FORAMEN_GIT_COMMIT").map(Cow::Borrowed),
             started_utc: humantime::format_rfc3339_seconds(started).to_string(),
@@ -257,6 +271,16 @@ impl Provenance {
             shard: None,
         }
     }
+}
+
+/// `<start, UTC, compact>-<16 random hex digits>`: unique per run, and sorts by time.
+fn new_run_id(started: std::time::SystemTime) -> String {
+    let t: String = humantime::format_rfc3339_seconds(started)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    format!("{t}-{:016x}", rand::random::<u64>())
 }
 
 /// What a shard's report records so that `foramen merge` can check completeness.
@@ -282,6 +306,9 @@ pub struct Report {
     pub studies: Vec<StudySelection>,
     pub series: Vec<SeriesEntry>,
     pub skipped_files: Vec<SkippedEntry>,
+    /// The QC decisions applied (`foramen qc apply`; absent before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qc: Option<review::QcSummary>,
 }
 
 /// Writes `report.json` into `dir` atomically.

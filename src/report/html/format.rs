@@ -143,6 +143,36 @@ pub(super) fn png_data_uri(dir: &Path, rel: &str) -> Option<String> {
     ))
 }
 
+/// A PNG under `dir` named by a confined relative path, for referencing (cohort mode):
+/// the path itself when the file is there.
+pub(super) fn png_file<'a>(dir: &Path, rel: &'a str) -> Option<&'a str> {
+    let p = Path::new(rel);
+    let confined =
+        rel.ends_with(".png") && p.components().all(|c| matches!(c, Component::Normal(_)));
+    (confined && dir.join(p).is_file()).then_some(rel)
+}
+
+/// The QC decision already applied to an item (`verdict|corrected|comment`), which the
+/// page starts from when the browser holds none.
+pub(super) fn applied(r: Option<&crate::report::review::ItemReview>) -> Option<String> {
+    let r = r?;
+    let first = |f: fn(&crate::report::review::Review) -> Option<&String>| {
+        r.reviews.iter().find_map(f).cloned().unwrap_or_default()
+    };
+    let corrected = first(|v| v.corrected_grade.as_ref().or(v.corrected_level.as_ref()));
+    let comments: Vec<&str> = r
+        .reviews
+        .iter()
+        .filter_map(|v| v.comment.as_deref())
+        .collect();
+    Some(format!(
+        "{}|{}|{}",
+        r.verdict.as_str(),
+        corrected,
+        comments.join("; ")
+    ))
+}
+
 /// The key of a QC image path `qc/<stem>_<key>.png`.
 pub(super) fn image_key(s: &SeriesEntry, rel: &str) -> String {
     let name = rel.rsplit('/').next().unwrap_or(rel);

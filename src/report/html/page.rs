@@ -7,8 +7,8 @@ use std::path::Path;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::format::{
-    LevelRow, Text, confidence_class, flagged_class, grade_class, image_key, json_name, level_rows,
-    num, png_data_uri, series_label, short,
+    LevelRow, Text, applied, confidence_class, flagged_class, grade_class, image_key, json_name,
+    level_rows, num, png_data_uri, png_file, series_label, short,
 };
 use crate::grading::{CONFIDENCE_HIGH, CONFIDENCE_MODERATE};
 use crate::report::{LevelEntry, Report, SeriesEntry, Status};
@@ -24,33 +24,95 @@ pub(super) const SCRIPT: &str = include_str!("report.js");
 /// a cohort's page is far larger than its report, too large to hold in memory at once.
 /// `dir` is where the QC images named by the report are read from.
 pub(super) fn pieces<'a>(report: &'a Report, dir: &'a Path) -> impl Iterator<Item = Markup> + 'a {
+    let mode = Images::for_report(report);
     // `<html>` and `<body>` enclose pieces made apart, so their tags are written as such.
+    let body = html! {
+        (PreEscaped("<body data-errors=\"\" data-run-id=\""))
+        (Text(&report.provenance.run_id))
+        (PreEscaped("\" data-images=\""))
+        (mode.name())
+        (PreEscaped("\" data-low-confidence=\""))
+        (CONFIDENCE_MODERATE)
+        (PreEscaped("\">\n"))
+    };
     let front = [
         html! { (DOCTYPE) "\n" (PreEscaped("<html lang=\"en\">\n")) },
-        head(),
-        PreEscaped("<body data-errors=\"\">\n".into()),
+        head(mode),
+        body,
         top(report),
+        review_panel(),
         summary(report),
         legend(report),
-        studies(report),
+        if mode == Images::Inline {
+            studies(report)
+        } else {
+            html! {}
+        },
     ];
+    // A cohort's page keeps to the summary and the review: thousands of detailed
+    // sections would make it slow to open; their numbers are in report.json and the CSV.
+    let shown = if mode == Images::Inline {
+        report.series.len()
+    } else {
+        0
+    };
     let series = report
         .series
         .iter()
+        .take(shown)
         .enumerate()
-        .map(move |(k, s)| series_section(k, s, dir));
+        .map(move |(k, s)| series_section(k, s, dir, mode))
+        .chain((mode == Images::Files).then(cohort_note));
     let back = std::iter::once_with(move || {
         html! { (skipped(report)) (PreEscaped("</body>\n</html>\n")) }
     });
     front.into_iter().chain(series).chain(back)
 }
 
-fn head() -> Markup {
+/// How the QC images are put in the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Images {
+    /// Embedded as `data:` URIs: one self-contained file (small runs).
+    Inline,
+    /// Referenced as the files in `qc/` next to the page, loaded lazily (cohorts).
+    Files,
+}
+
+/// Above this many series the page references the images instead of embedding them.
+pub(super) const INLINE_MAX_SERIES: usize = 50;
+
+impl Images {
+    pub(super) fn for_report(report: &Report) -> Images {
+        if report.series.len() > INLINE_MAX_SERIES {
+            Images::Files
+        } else {
+            Images::Inline
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Images::Inline => "inline",
+            Images::Files => "files",
+        }
+    }
+}
+
+fn head(mode: Images) -> Markup {
+    // Files mode lets images come from the page's own folder ('self'), nothing else.
+    let csp = match mode {
+        Images::Inline => {
+            "default-src 'none'; img-src data:; style-src 'unsafe-inline'; \
+             script-src 'unsafe-inline'"
+        }
+        Images::Files => {
+            "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
+             script-src 'unsafe-inline'"
+        }
+    };
     html! {
         head {
             "\n" meta charset="utf-8";
-            "\n" meta http-equiv="Content-Security-Policy" content="default-src 'none'; \
-                img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
+            "\n" meta http-equiv="Content-Security-Policy" content=(csp);
             "\n" meta name="viewport" content="width=device-width, initial-scale=1";
             "\n" title { "Neural foramen report (research use)" }
             "\n" style { "\n" (PreEscaped(STYLE.trim_end())) "\n" }
@@ -78,6 +140,80 @@ fn top(report: &Report) -> Markup {
             (report.skipped_files.len()) " skipped file(s). Grades are automated and \
             posture-dependent (foraminal area changes by up to ~44% between postures): \
             they are not a diagnosis."
+        }
+        "\n"
+    }
+}
+
+/// The review panel (driven by report.js): the current item enlarged, verdict buttons,
+/// correction, comment, reviewer, filter, export and import. Keys in `qc-help`.
+fn review_panel() -> Markup {
+    const GRADES: [&str; 5] = ["normal", "mild", "moderate", "severe", "indeterminate"];
+    const LEVELS: [&str; 8] = [
+        "T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1", "L5-L6", "S1-S2",
+    ];
+    html! {
+        aside id="qc" class="qc-panel" aria-label="Quality-control review" {
+            "\n" div class="qc-head" {
+                b { "Review" } " " span id="qc-progress" {} " "
+                button type="button" id="qc-hide" title="hide or show the panel (h)" { "\u{2013}" }
+            }
+            "\n" div id="qc-body" {
+                div id="qc-title" { "Press \u{2192} to start reviewing." }
+                div id="qc-facts" {}
+                div id="qc-view" {}
+                div class="qc-verdicts" {
+                    button type="button" data-v="pass" class="b-pass" { "Pass (p)" }
+                    button type="button" data-v="fail" class="b-fail" { "Fail (f)" }
+                    button type="button" data-v="unsure" class="b-unsure" { "Unsure (u)" }
+                    button type="button" data-v="" { "Clear (x)" }
+                }
+                label id="qc-grade-l" {
+                    "Corrected grade (g) "
+                    select id="qc-grade" {
+                        option value="" { "\u{2014}" }
+                        @for g in GRADES { option value=(g) { (g) } }
+                    }
+                }
+                label id="qc-level-l" {
+                    "The report's L5-S1 is really (g) "
+                    select id="qc-level" {
+                        option value="" { "\u{2014}" }
+                        @for l in LEVELS { option value=(l) { (l) } }
+                    }
+                }
+                label class="qc-row" {
+                    "Comment (c) " input id="qc-comment" type="text" maxlength="500";
+                }
+                div class="qc-row" {
+                    label { "Reviewer " input id="qc-reviewer" type="text" maxlength="100" size="12"; }
+                    " "
+                    label {
+                        "Show (v) "
+                        select id="qc-filter" {
+                            option value="all" { "all items" }
+                            option value="flagged" { "flagged" }
+                            option value="low" { "low confidence" }
+                            option value="todo" { "not reviewed" }
+                        }
+                    }
+                }
+                div class="qc-row" {
+                    button type="button" id="qc-export" { "Export qc-decisions.json (e)" }
+                    " "
+                    label class="qc-import" {
+                        "Import " input type="file" id="qc-import" accept=".json,application/json";
+                    }
+                }
+                p id="qc-status" role="status" {}
+                p class="qc-help" {
+                    "\u{2190} \u{2192} \u{2191} \u{2193} move \u{00b7} p f u verdict \u{00b7} x clear \u{00b7} \
+                    c comment \u{00b7} g correction \u{00b7} v filter \u{00b7} e export \u{00b7} \
+                    Esc leaves a field \u{00b7} h hide. Decisions stay in this browser until exported; \
+                    apply them with " code { "foramen qc apply" } "."
+                }
+            }
+            "\n"
         }
         "\n"
     }
@@ -136,15 +272,23 @@ fn summary_rows(k: usize, s: &SeriesEntry) -> Markup {
             "\n"
         };
     }
+    // The series' level labelling is a review item too (its cell is the label).
+    let labelling_conf = s.discs.iter().map(|d| d.confidence).fold(1.0_f64, f64::min);
     html! {
         @for (i, (level, left, right)) in levels.iter().enumerate() {
             tr {
                 @if i == 0 {
-                    td rowspan=(levels.len()) { (label) }
+                    td rowspan=(levels.len())
+                        class={ "qc-item qc-labelling" @if !s.labeling_warnings.is_empty() { " flagged" } }
+                        data-k=(k) data-series=(Text(&s.series_instance_uid))
+                        data-stem=(Text(&crate::report::file_stem(&s.series_instance_uid)))
+                        data-conf=(num(Some(labelling_conf), 2))
+                        data-qc=[applied(s.labelling_review.as_ref())]
+                    { (label) }
                 }
                 th { (Text(level)) }
-                (summary_cell(*left))
-                (summary_cell(*right))
+                (summary_cell(k, *left))
+                (summary_cell(k, *right))
             }
             "\n"
         }
@@ -152,7 +296,7 @@ fn summary_rows(k: usize, s: &SeriesEntry) -> Markup {
 }
 
 /// One foramen: area, grade and confidence, or why it was not measured.
-fn summary_cell(e: Option<&LevelEntry>) -> Markup {
+fn summary_cell(k: usize, e: Option<&LevelEntry>) -> Markup {
     let Some(e) = e else {
         return html! {
             td class="cell unmeasured" title="not in the report" { span { "not analysed" } }
@@ -161,7 +305,10 @@ fn summary_cell(e: Option<&LevelEntry>) -> Markup {
     if e.min_area_mm2.is_none() {
         let reason = e.reason.as_deref().unwrap_or("not measured");
         return html! {
-            td class="cell unmeasured" title=(Text(reason)) {
+            td class="cell unmeasured qc-item" title=(Text(reason))
+                data-k=(k) data-level=(Text(&e.level)) data-side=(Text(&e.side)) data-conf="0.00"
+                data-qc=[applied(e.review.as_ref())]
+            {
                 span { "not measured" }
                 span class="why" { (Text(&short(reason, 48))) }
             }
@@ -173,8 +320,10 @@ fn summary_cell(e: Option<&LevelEntry>) -> Markup {
         title.push_str(&e.confidence_notes.join("; "));
     }
     html! {
-        td class={ "cell " (grade_class(&e.grade)) (flagged_class(e.flagged)) }
+        td class={ "cell " (grade_class(&e.grade)) (flagged_class(e.flagged)) " qc-item" }
             title=(Text(&title))
+            data-k=(k) data-level=(Text(&e.level)) data-side=(Text(&e.side))
+            data-conf=(num(Some(e.confidence), 2)) data-qc=[applied(e.review.as_ref())]
         {
             span class="area" { (num(e.min_area_mm2, 1)) " mm\u{00b2}" }
             span class="grade" { (Text(&e.grade)) }
@@ -307,7 +456,7 @@ fn studies(report: &Report) -> Markup {
 }
 
 /// One series: its facts, problems, warnings, QC images and every number.
-fn series_section(k: usize, s: &SeriesEntry, dir: &Path) -> Markup {
+fn series_section(k: usize, s: &SeriesEntry, dir: &Path, mode: Images) -> Markup {
     let status = json_name(&s.status);
     let weighting = s.weighting.as_deref().unwrap_or(if s.modality == "CT" {
         "not applicable (CT)"
@@ -325,7 +474,7 @@ fn series_section(k: usize, s: &SeriesEntry, dir: &Path) -> Markup {
         .iter()
         .partition(|(key, _)| key == "midsagittal" || key == "foramina");
     html! {
-        section id={ "series-" (k) } {
+        section id={ "series-" (k) } class="series" data-series-uid=(Text(&s.series_instance_uid)) {
             "\n" h2 {
                 "Series " (Text(&series_label(s))) " "
                 span class={ "status s-" (Text(&status)) } { (Text(&status)) }
@@ -364,7 +513,7 @@ fn series_section(k: usize, s: &SeriesEntry, dir: &Path) -> Markup {
                 div {
                     "\n"
                     @for (key, rel) in &main {
-                        (figure(dir, rel, key, main_caption(key)))
+                        (figure(dir, rel, &format!("img-{k}-{key}"), key, main_caption(key), mode))
                     }
                 }
                 "\n"
@@ -374,7 +523,7 @@ fn series_section(k: usize, s: &SeriesEntry, dir: &Path) -> Markup {
                 "\n" div class="overlays" {
                     "\n"
                     @for (key, rel) in &overlays {
-                        (figure(dir, rel, key, &key.replace('_', " ")))
+                        (figure(dir, rel, &format!("img-{k}-{key}"), key, &key.replace('_', " "), mode))
                     }
                 }
                 "\n"
@@ -412,6 +561,21 @@ fn series_section(k: usize, s: &SeriesEntry, dir: &Path) -> Markup {
                 p { "Mask file: " code { (Text(m)) } }
                 "\n"
             }
+        }
+        "\n"
+    }
+}
+
+/// In place of the per-series sections of a cohort's page.
+fn cohort_note() -> Markup {
+    html! {
+        h2 { "Series details" } "\n"
+        p {
+            "This run has more than " (INLINE_MAX_SERIES) " series, so the page shows the \
+            summary and the review only; the QC images are read from the " code { "qc/" }
+            " folder next to this page (keep them together) and shown in the review panel. \
+            Every number of every series is in " code { "report.json" } " and "
+            code { "measurements.csv" } "."
         }
         "\n"
     }
@@ -456,12 +620,21 @@ fn warnings(s: &SeriesEntry) -> Markup {
     }
 }
 
-/// A QC image, embedded; a missing one is said in words, not shown as a broken image.
-fn figure(dir: &Path, rel: &str, key: &str, caption: &str) -> Markup {
+/// A QC image, embedded or referenced (`mode`); a missing one is said in words, not
+/// shown as a broken image. `id` lets the review panel show it enlarged.
+fn figure(dir: &Path, rel: &str, id: &str, key: &str, caption: &str, mode: Images) -> Markup {
+    let src = match mode {
+        Images::Inline => png_data_uri(dir, rel),
+        Images::Files => png_file(dir, rel).map(|r| r.to_string()),
+    };
     html! {
         figure {
-            @if let Some(uri) = png_data_uri(dir, rel) {
-                img src=(uri) alt=(Text(key));
+            @if let Some(src) = src {
+                @if mode == Images::Inline {
+                    img id=(Text(id)) src=(src) alt=(Text(key));
+                } @else {
+                    img id=(Text(id)) src=(Text(&src)) alt=(Text(key)) loading="lazy" decoding="async";
+                }
             } @else {
                 p class="problem" { "image not available: " code { (Text(rel)) } }
             }

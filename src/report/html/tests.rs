@@ -35,6 +35,7 @@ fn level(level: &str, side: &'static str, area: Option<f64>, grade: &'static str
         reason: area
             .is_none()
             .then(|| "no closed foramen found on the planes beside this disc".into()),
+        review: None,
     }
 }
 
@@ -71,6 +72,7 @@ fn report(description: &str, qc_images: Vec<String>) -> Report {
         dicom_files: Vec::new(),
         source_file: None,
         input_notes: Vec::new(),
+        labelling_review: None,
     };
     Report {
         schema: crate::report::SCHEMA.into(),
@@ -84,6 +86,7 @@ fn report(description: &str, qc_images: Vec<String>) -> Report {
             path: "x/<b>.txt".into(),
             reason: "not DICOM".into(),
         }],
+        qc: None,
     }
 }
 
@@ -151,12 +154,17 @@ fn flagged_and_unmeasured_cells_are_marked() {
     let summary = &html[html.find("id=\"summary\"").unwrap()..];
     let summary = &summary[..summary.find("</table>").unwrap()];
     assert_eq!(
-        summary.matches("class=\"cell g-moderate flagged\"").count(),
+        summary
+            .matches("class=\"cell g-moderate flagged qc-item\"")
+            .count(),
         1
     );
-    assert_eq!(summary.matches("class=\"cell g-normal\"").count(), 2);
+    assert_eq!(
+        summary.matches("class=\"cell g-normal qc-item\"").count(),
+        2
+    );
     assert!(summary.contains(
-        "class=\"cell unmeasured\" title=\"no closed foramen found on the planes beside this disc\""
+        "class=\"cell unmeasured qc-item\" title=\"no closed foramen found on the planes beside this disc\""
     ));
     assert!(summary.contains("42.0 mm\u{00b2}"));
     assert!(summary.contains("rule: hasegawa; confidence lowered by: T2 instead of T1"));
@@ -317,7 +325,8 @@ fn hostile_image_names_are_escaped_in_alt_and_caption() {
 #[test]
 fn stylesheet_and_script_are_inline_in_the_page() {
     let dir = tempfile::tempdir().unwrap();
-    let html = render(&report("d", Vec::new()), dir.path());
+    let r = report("d", Vec::new());
+    let html = render(&r, dir.path());
     assert!(STYLE.contains(".disclaimer{") && SCRIPT.contains("data-images-ok"));
     let head = &html[..html.find("</head>").unwrap()];
     assert!(head.contains(&format!("<style>\n{}\n</style>", STYLE.trim_end())));
@@ -328,7 +337,12 @@ fn stylesheet_and_script_are_inline_in_the_page() {
     assert!(
         html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
     );
-    assert!(html.contains("</head>\n<body data-errors=\"\">\n<div class=\"disclaimer\""));
+    let body = format!(
+        "</head>\n<body data-errors=\"\" data-run-id=\"{}\" data-images=\"inline\" \
+         data-low-confidence=\"0.4\">\n<div class=\"disclaimer\"",
+        r.provenance.run_id
+    );
+    assert!(html.contains(&body));
     assert!(html.ends_with("</body>\n</html>\n"));
     for tag in ["<html", "<head>", "<body", "</body>", "</html>"] {
         assert_eq!(html.matches(tag).count(), 1, "{tag}");

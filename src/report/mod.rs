@@ -153,29 +153,17 @@ impl SeriesEntry {
         reason: Option<String>,
     ) -> SeriesEntry {
         SeriesEntry {
-            study_instance_uid: series.study_instance_uid.clone(),
-            series_instance_uid: series.series_instance_uid.clone(),
-            ids: ids::SeriesIds::default(),
             series_number: series.series_number,
             series_description: series.series_description.clone(),
             modality: series.modality.clone(),
             weighting: series.weighting.map(|w| w.as_str().to_string()),
-            status,
-            reason,
             num_instances: series.num_instances,
-            processing_ms: None,
-            discs: Vec::new(),
-            vertebrae: Vec::new(),
-            lumbar_count: None,
-            labeling_warnings: Vec::new(),
-            midline_x_mm: None,
-            levels: Vec::new(),
-            qc_images: Vec::new(),
-            mask_file: None,
-            dicom_files: Vec::new(),
-            source_file: None,
-            input_notes: Vec::new(),
-            labelling_review: None,
+            ..SeriesEntry::blank(
+                &series.study_instance_uid,
+                &series.series_instance_uid,
+                status,
+                reason,
+            )
         }
     }
 }
@@ -189,16 +177,29 @@ impl SeriesEntry {
         weighting: Option<crate::volume::Weighting>,
     ) -> SeriesEntry {
         SeriesEntry {
-            study_instance_uid: uid.to_string(),
-            series_instance_uid: uid.to_string(),
-            ids: ids::SeriesIds::default(),
             series_number: None,
             series_description: String::new(),
             modality: modality.as_str().to_string(),
             weighting: weighting.map(|w| w.as_str().to_string()),
-            status: Status::Measured,
-            reason: None,
             num_instances: 1,
+            ..SeriesEntry::blank(uid, uid, Status::Measured, None)
+        }
+    }
+
+    /// An entry with the identity fields given and nothing measured or written yet (the
+    /// one place every field gets its starting value).
+    fn blank(study_uid: &str, series_uid: &str, status: Status, reason: Option<String>) -> Self {
+        SeriesEntry {
+            study_instance_uid: study_uid.to_string(),
+            series_instance_uid: series_uid.to_string(),
+            ids: ids::SeriesIds::default(),
+            series_number: None,
+            series_description: String::new(),
+            modality: String::new(),
+            weighting: None,
+            status,
+            reason,
+            num_instances: 0,
             processing_ms: None,
             discs: Vec::new(),
             vertebrae: Vec::new(),

@@ -5,8 +5,9 @@
 //!   differ by less than a third (L5 is a little shorter, thoracic ones shorter still);
 //! - the discs lie on one smooth column (the lordosis bends it gently, it never jumps);
 //! - the segments between the lumbar discs are vertebral bodies alike one another;
-//! - below the lowest disc lies the sacrum: bone like the bodies above (S1), with the
-//!   field of view reaching at least one vertebra further;
+//! - the field of view reaches at least 0.6 vertebra below the lowest disc, where the
+//!   sacrum must be (whether that bone looks like S1 is not judged: texture does not
+//!   carry across scanners, and a texture check fired on correct phantoms);
 //! - the lumbosacral disc is tilted (the sacral slope), not horizontal.
 //!
 //! A failed check does not rename anything: it adds a warning starting with
@@ -190,23 +191,5 @@ mod tests {
         }
         let p = verify_lumbar_chain(&c, &tilts, &img, &st);
         assert!(p.iter().any(|s| s.contains("sacrum is not seen")), "{p:?}");
-    }
-
-    #[test]
-    fn soft_tissue_below_the_lowest_disc_is_not_a_sacrum() {
-        let tilts = [0.0, 5.0, 10.0, 15.0, 30.0];
-        let (c, st, mut img) = setup(&[36.0, 36.0, 35.0, 33.0], &tilts);
-        // Everything below the lowest disc (row 180) half as bright: not bone like the bodies.
-        for r in 182..300 {
-            for col in 0..200 {
-                img[[r, col]] = 0.4;
-            }
-        }
-        let p = verify_lumbar_chain(&c, &tilts, &img, &st);
-        assert!(
-            p.iter()
-                .any(|s| s.contains("does not look like the sacrum")),
-            "{p:?}"
-        );
     }
 }

@@ -114,6 +114,7 @@ pub fn trilinear(vol: ArrayView3<f32>, idx: [f64; 3], blend: Blend) -> Option<f3
 /// the voxel footprints. Kept beside [`trilinear`] because this is the form the
 /// foramen's regions of interest and midline were recorded with; the two differ in
 /// the last bits and in that NaN behaviour.
+#[inline]
 pub fn trilinear_sum(vol: ArrayView3<f32>, idx: [f64; 3]) -> Option<f32> {
     let dims = vol.dim();
     let dims = [dims.0, dims.1, dims.2];

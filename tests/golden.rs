@@ -4,7 +4,8 @@
 //! `tests/golden/outputs.tsv`, recorded from the code before a refactoring.
 //!
 //! What legitimately changes from run to run is normalised first: start time, wall and
-//! processing times, thread count, the commit, the output folder's path; in DICOM files
+//! processing times, thread count, the commit, the output folder's and the checkout's
+//! paths; in DICOM files
 //! dates and times are blanked and every UID is replaced by the order of its first
 //! appearance (our generated UIDs are fresh each run, the references between them are
 //! not). Everything else is compared exactly.
@@ -61,6 +62,7 @@ fn normalise_report(bytes: &[u8], out: &str) -> Vec<u8> {
     serde_json::to_string_pretty(&v)
         .expect("serialises")
         .replace(out, "OUT")
+        .replace(env!("CARGO_MANIFEST_DIR"), "ROOT")
         .into_bytes()
 }
 
@@ -78,7 +80,9 @@ fn normalise_html(bytes: &[u8], report: &serde_json::Value, out: &str) -> Vec<u8
     if let Some(id) = report["provenance"]["run_id"].as_str() {
         text = text.replace(id, "RUN_ID");
     }
-    text.replace(out, "OUT").into_bytes()
+    text.replace(out, "OUT")
+        .replace(env!("CARGO_MANIFEST_DIR"), "ROOT")
+        .into_bytes()
 }
 
 /// A canonical dump of a DICOM file: every element in order, nested sequences too,

@@ -78,7 +78,8 @@ impl StudyInput<'_> {
 }
 
 /// The research-format files (`.nii`, `.nii.gz`, `.mha`, `.mhd`) named in `inputs` or
-/// found under its folders, sorted, each once.
+/// found under its folders, sorted, each once: for checks before a run (runs take them
+/// from the discovery, [`take_volume_files`]).
 pub fn find_volume_files(inputs: &[PathBuf]) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = inputs
         .iter()
@@ -128,22 +129,16 @@ pub fn run_file(path: &Path, opts: &MeasureOptions) -> SeriesEntry {
     let read = crate::dicom::catch_panic(|| {
         crate::volume_file::read_volume(path, opts.modality, opts.weighting)
     });
+    let read = read
+        .map_err(|msg| format!("internal error while reading this file (please report it): {msg}"))
+        .and_then(|r| r.map_err(|e| format!("could not read the file: {e}")));
     let rv = match read {
-        Ok(Ok(rv)) => rv,
-        Ok(Err(e)) => {
+        Ok(rv) => rv,
+        Err(reason) => {
             let mut entry = SeriesEntry::for_file(&uid, crate::volume::Modality::MR, None);
             entry.modality = String::new();
             entry.source_file = Some(source);
-            return failed(entry, format!("could not read the file: {e}"));
-        }
-        Err(msg) => {
-            let mut entry = SeriesEntry::for_file(&uid, crate::volume::Modality::MR, None);
-            entry.modality = String::new();
-            entry.source_file = Some(source);
-            return failed(
-                entry,
-                format!("internal error while reading this file (please report it): {msg}"),
-            );
+            return failed(entry, reason);
         }
     };
     let mut entry = SeriesEntry::for_file(&uid, rv.volume.modality, rv.weighting);
@@ -542,18 +537,25 @@ pub fn select_studies(
     selections
 }
 
-/// Drops the research-format files from the discovery's skipped files (they are not
-/// DICOM, but they are read).
-pub fn keep_unread(skipped: &mut Vec<discover::SkippedFile>, files: &[PathBuf]) {
-    skipped.retain(|f| {
-        !files.contains(&f.path)
-            && !files.iter().any(|v| {
-                // A MetaImage's raw voxels and a BIDS sidecar belong to their volume.
-                ["raw", "json"]
-                    .iter()
-                    .any(|e| v.with_extension(e) == f.path)
-            })
-    });
+/// Takes the research-format files out of the discovery's skipped files and returns
+/// them sorted: the DICOM walk already found them (as not DICOM), so the input is walked
+/// once. A MetaImage's raw voxels and a BIDS sidecar beside a volume leave the skipped
+/// list too (they belong to their volume).
+pub fn take_volume_files(skipped: &mut Vec<discover::SkippedFile>) -> Vec<PathBuf> {
+    let is_volume = |p: &Path| crate::volume_file::VolumeFormat::from_path(p).is_some();
+    let mut files: Vec<PathBuf> = skipped
+        .iter()
+        .filter(|f| is_volume(&f.path))
+        .map(|f| f.path.clone())
+        .collect();
+    files.sort();
+    files.dedup();
+    let companions: std::collections::HashSet<PathBuf> = files
+        .iter()
+        .flat_map(|v| ["raw", "json"].map(|e| v.with_extension(e)))
+        .collect();
+    skipped.retain(|f| !is_volume(&f.path) && !companions.contains(&f.path));
+    files
 }
 
 /// Report entries of one study's series (`series` in report order): the selected
@@ -627,8 +629,7 @@ pub fn measure(
 ) -> (Report, usize) {
     let started = std::time::SystemTime::now();
     let mut found = discover(inputs, on_file);
-    let files = find_volume_files(inputs);
-    keep_unread(&mut found.skipped, &files);
+    let files = take_volume_files(&mut found.skipped);
     let instances = found.instances.len();
     let series = group_series(found.instances);
     let selections = select_studies(&series, &files, opts);

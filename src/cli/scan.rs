@@ -56,8 +56,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     let pb = ctx.progress("reading headers");
     let mut found: Discovery = discover(&args.paths, &|| pb.inc(1));
     pb.finish_and_clear();
-    let files = foramen::pipeline::find_volume_files(&args.paths);
-    foramen::pipeline::keep_unread(&mut found.skipped, &files);
+    let files = foramen::pipeline::take_volume_files(&mut found.skipped);
     let volume_files: Vec<_> = files
         .iter()
         .map(|f| foramen::volume_file::summarise(f, args.modality, args.weighting))

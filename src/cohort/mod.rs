@@ -19,8 +19,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::dicom::discover;
 use crate::pipeline::{
-    MeasureOptions, build_report, find_volume_files, grade_entry, keep_unread, run_study,
-    select_studies, study_groups,
+    MeasureOptions, build_report, grade_entry, run_study, select_studies, study_groups,
+    take_volume_files,
 };
 use crate::report::Report;
 pub use crate::report::ShardInfo;
@@ -154,8 +154,7 @@ pub fn run(
 ) -> Result<CohortRun, CohortError> {
     let started = SystemTime::now();
     let mut found = discover::discover(inputs, on_file);
-    let mut files = find_volume_files(inputs);
-    keep_unread(&mut found.skipped, &files);
+    let mut files = take_volume_files(&mut found.skipped);
     let instances_found = found.instances.len();
     let shard_info = opts.shard.map(|shard| {
         let mut all: BTreeSet<String> = found.instances.iter().map(study_key).collect();

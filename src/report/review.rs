@@ -54,7 +54,7 @@ pub struct DecisionFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
-    /// `series_instance_uid` (the source path for NIfTI/MetaImage inputs).
+    /// `series_instance_uid` (for NIfTI/MetaImage inputs the UID derived from the path).
     pub series: String,
     #[serde(default)]
     pub level: Option<String>,

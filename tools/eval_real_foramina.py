@@ -34,7 +34,8 @@ Figures, per set and acquisition, for L1-L2..L4-L5 and for L5-S1 separately:
   ratio   median measured/reference over the found ones;
   L5-S1 criterion: a reference L5-S1 foramen is acceptable when its matched report is within
           30 % or carries a confidence below 0.5 (a matched entry without an area has
-          confidence 0, i.e. low); the criterion is met when >= 60 % are acceptable.
+          confidence 0, i.e. low); the criterion is met when >= 60 % are acceptable. Also
+          shown: how many of the acceptable ones were reported with an area.
 Calibration: found foramina of all levels by confidence bin [0, .25), [.25, .5), [.5, .7),
 [.7, .9), [.9, 1]: count and fraction within 20 % (every level, L5-S1 included, at 20 %);
 "conf >= .7: within 20 %" is the issue's target (>= 90 %).
@@ -286,6 +287,9 @@ def group_figures(rows, key):
             (r[key]["area"] is not None and r[key]["within"])
             or (r[key]["confidence"] or 0.0) < L5S1_LOW_CONF))
         out["acceptable"] = ok
+        # the same counting only foramina reported with an area (a blank entry has confidence 0)
+        out["acceptable_measured"] = sum(1 for r in rows if r[key] and r[key]["area"] is not None and (
+            r[key]["within"] or (r[key]["confidence"] or 0.0) < L5S1_LOW_CONF))
         out["acceptable_frac"] = round(ok / n, 3) if n else None
         out["criterion_met"] = bool(n) and ok / n >= L5S1_TARGET
     return out
@@ -452,7 +456,8 @@ def print_text(res):
         if f["reference"]:
             print(f"  {s:<4} {acq:<11} within 30% {frac(f['within'], f['reference']):>13}   "
                   f"acceptable {frac(f['acceptable'], f['reference']):>13}   "
-                  f"{'met' if f['criterion_met'] else 'NOT met'}")
+                  f"{'met' if f['criterion_met'] else 'NOT met'}   (of them with an area: "
+                  f"{f['acceptable_measured']})")
     for s, accs in res["table"].items():
         for acq, t in accs.items():
             l5(s, acq, t)
@@ -583,6 +588,7 @@ def self_test():
     p = l5["position"]
     assert (p["reference"], p["found"], p["within"], p["acceptable"]) == (4, 2, 1, 2), p
     assert p["criterion_met"] is False and abs(p["median_ratio"] - 0.82) < 1e-9, p
+    assert p["acceptable_measured"] == 2, p
     # by name, 01's "L5-S1" left (at the reference L4-L5) is found: 0.4, confidence 0.3
     n = l5["name"]
     assert (n["found"], n["within"], n["acceptable"]) == (3, 1, 3), n

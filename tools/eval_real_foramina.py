@@ -260,6 +260,11 @@ def score_volume(refs, gt, report):
         else:
             m = match_outline(r, discs, fs)
         row["position"] = outcome(r, m[0], m[1]) if m else None
+        if not m and ref_discs is not None and r["level"] in ref_discs and discs:
+            # why not matched: the nearest reported disc of any name, along the axis
+            q, u = ref_discs[r["level"]]
+            k = min(discs, key=lambda d: abs(dot(sub(discs[d], q), u)))
+            row["nearest_disc"] = {"level": k, "axial_mm": round(dot(sub(discs[k], q), u), 1)}
         n = next((f for f in fs if f["level"] == r["level"] and f["side"] == r["side"]), None)
         row["name"] = outcome(r, n) if n else None
         if isinstance(midline, (int, float)):
@@ -435,6 +440,8 @@ def print_text(res):
     def line(s, acq, t):
         for g, f in t["groups"].items():
             p, n = f["position"], f["name"]
+            if not p["reference"]:
+                continue
             print(f"{s:<4} {acq:<11} {g:<13} {p['reference']:>4} {p['matched']:>5} "
                   f"{frac(p['found'], p['reference']):>13} "
                   f"{frac(p['within'], p['reference']):>13} {fmt_ratio(p['median_ratio']):>5} | "

@@ -46,7 +46,8 @@ the reference plane's side of the report's midline_x_mm, and the reported plane'
 gt canal_x_mm.
 Repeatability: foramina read twice (first and repeat reading, both with an outline): mean
 |a1 - a2|, relative difference |a1 - a2| / mean(a1, a2) median and 90th percentile (linear
-interpolation), fraction with relative difference <= 20 %, and |plane_x1 - plane_x2|.
+interpolation), fraction with relative difference <= 20 %, and |plane_x1 - plane_x2|; also
+split by whether the two readings name the same reader.
 """
 import json
 import math
@@ -158,6 +159,8 @@ def load_references(ref_dir):
                 problems.append(f"{path}: says reading {doc.get('reading')}, "
                                 f"taken as {reading} from its folder")
             fs, unread = read_foramina(doc, path, problems)
+            for f in fs:
+                f["reader"] = doc.get("reader")
             key = (str(doc["set"]), str(doc["volume"]))
             refs.setdefault(key, {})[reading] = fs
             files.append({"file": os.path.relpath(path, ref_dir), "reading": reading,
@@ -353,11 +356,14 @@ def repeatability(refs):
             if g:
                 pairs.append({"set": s, "volume": v, "level": f["level"], "side": f["side"],
                               "group": group_of(f["level"]), "a1": round(f["area"], 1),
-                              "a2": round(g["area"], 1), "x1": f["plane_x"], "x2": g["plane_x"]})
+                              "a2": round(g["area"], 1), "x1": f["plane_x"], "x2": g["plane_x"],
+                              "readers": [f.get("reader"), g.get("reader")]})
     out = {}
     for label, ps in (("all", pairs),
                       ("L1-L2..L4-L5", [p for p in pairs if p["group"] == "L1-L2..L4-L5"]),
-                      ("L5-S1", [p for p in pairs if p["group"] == "L5-S1"])):
+                      ("L5-S1", [p for p in pairs if p["group"] == "L5-S1"]),
+                      ("same reader", [p for p in pairs if p["readers"][0] == p["readers"][1]]),
+                      ("two readers", [p for p in pairs if p["readers"][0] != p["readers"][1]])):
         if not ps:
             out[label] = {"pairs": 0}
             continue
@@ -499,7 +505,8 @@ def print_text(res):
                   f"side of the canal {frac(sd['reported_vs_canal_agree'], sd['reported_vs_canal']):>14}"
                   f"   plane dx median {sd['plane_dx_median']} max {sd['plane_dx_max']} mm")
     print()
-    print("Repeatability of the reading (foramina read twice; rel = |a1-a2| / mean)")
+    print("Repeatability of the reading (foramina read twice; rel = |a1-a2| / mean; "
+          "'two readers': the second reading by another reader)")
     print(f"  {'levels':<13} {'pairs':>5} {'mean|da|':>9} {'rel med':>8} {'rel p90':>8} "
           f"{'within 20%':>14} {'|dx| mean':>9} {'max':>5} {'same plane':>10}")
     for g, r in res["repeatability"].items():
@@ -616,6 +623,8 @@ def self_test():
     assert r["rel_diff_p90"] == round(10 / 55 + 0.8 * (0.4 - 10 / 55), 3), r
     assert r["within20"] == 2 and r["plane_dx_mean_mm"] == 1.0 and r["plane_dx_max_mm"] == 2.0, r
     assert res["repeatability"]["L5-S1"]["pairs"] == 1
+    assert res["repeatability"]["same reader"]["pairs"] == 3
+    assert res["repeatability"]["two readers"]["pairs"] == 0
     # the outline rule (SCT): a left L3-L4 outline 4 mm caudal of the reported L3-L4 disc
     discs = {n: at(n) for n in ["L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"]}
     fs = [{"level": "L3-L4", "side": "left", "area": 90.0, "confidence": 0.8, "x": 15.0,

@@ -54,6 +54,7 @@ import math
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in tools/ from the import below
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eval_real_levels import (ACQS, ACROSS_TOL_MM, AXIAL_TOL_MM, ORDER, SETS, add, dot,  # noqa: E402
                               load_json, norm, references, scale, sub, synthetic_gt, unit)

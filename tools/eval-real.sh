@@ -3,11 +3,14 @@
 # volumes, each written as five acquisitions (1 mm; 3 mm and 4 mm sagittal slabs; the slabs
 # again on a 0.7-1.0 mm in-plane grid), plus the SCT lumbar T2 NIfTI when the binary reads
 # NIfTI. Prints found discs per set, acquisition and level, confident wrong labels, a
-# calibration table and every failing series (see tools/eval_real_levels.py for the rules).
+# calibration table and every failing series (see tools/eval_real_levels.py for the rules);
+# then the foramina against the real-scan reading (tools/eval_real_foramina.py, issue 18).
 #
 # Usage:
 #   tools/eval-real.sh [--json]          convert (once), measure everything, score
 #   tools/eval-real.sh --self-test       check the scoring only (no data needed)
+# With --json stdout stays one JSON document (the levels); the foramina go to
+# $FORAMEN_REAL_WORK/results/foramina-eval.json.
 #
 # Data (licence unverified: it and everything derived stay OUTSIDE this repository; only
 # numbers and conclusions go into docs/validation.md). One of, for fastcleverseg:
@@ -29,13 +32,18 @@
 #                      installed into it when missing)
 #   SKIP_MEASURE=1     rescore the existing results only
 #   FORAMEN_EVAL_SETS  e.g. "VB3" to run one set (default "VB3 VB2")
+#   FORAMEN_REFERENCE_DIR  foramen readings (default fixtures/reference/foramina; first
+#                      readings in it, second readings in its repeat/ folder)
 # Exit status: non-zero only when a step cannot run; failing volumes are reported, not fatal.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SCORER="$ROOT/tools/eval_real_levels.py"
+FORAMINA_SCORER="$ROOT/tools/eval_real_foramina.py"
+REFERENCE_DIR="${FORAMEN_REFERENCE_DIR:-$ROOT/fixtures/reference/foramina}"
 if [[ "${1:-}" == --self-test ]]; then
-  exec python3 "$SCORER" --self-test "${FORAMEN_REAL_WORK:-}"
+  python3 "$SCORER" --self-test "${FORAMEN_REAL_WORK:-}"
+  exec python3 "$FORAMINA_SCORER" --self-test
 fi
 
 WORK="${FORAMEN_REAL_WORK:-$HOME/.cache/foramen-real-data}"
@@ -171,3 +179,14 @@ fi
 
 echo "== scoring" >&2
 "$PYTHON" "$SCORER" "$WORK" "$@"
+
+echo "== foramina vs the reference reading ($REFERENCE_DIR)" >&2
+if ! compgen -G "$REFERENCE_DIR/*.json" >/dev/null; then
+  echo "   no reference readings there: foramina not scored" >&2
+elif [[ " $* " == *" --json "* ]]; then
+  "$PYTHON" "$FORAMINA_SCORER" "$WORK" --ref="$REFERENCE_DIR" --json >"$WORK/results/foramina-eval.json"
+  echo "   written to $WORK/results/foramina-eval.json" >&2
+else
+  echo
+  "$PYTHON" "$FORAMINA_SCORER" "$WORK" --ref="$REFERENCE_DIR"
+fi

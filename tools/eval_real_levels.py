@@ -193,6 +193,16 @@ def score_series(gt, report):
         entry["across_mm"] = round(across, 1)
         right = abs(axial) <= AXIAL_TOL_MM and across <= ACROSS_TOL_MM and not res["found"][name]
         entry["right"] = right
+        if name == "L5-S1" and isinstance(d.get("tilt_deg"), (int, float)):
+            # Diagnostic only (not the criterion): the reference L5-S1 point lies in the
+            # anterior half of a tilted disc, so a report at the disc's centre sits
+            # cranial of it along the chain's axis; here the distance is taken along the
+            # reported disc's own normal (canonical sagittal frame: down = -z, back = +y).
+            t = math.radians(float(d["tilt_deg"]))
+            normal = [0.0, math.sin(t), -math.cos(t)]
+            along_n = dot(sub(q, p), normal)
+            in_plane = norm(sub(sub(q, p), scale(normal, along_n)))
+            entry["right_disc_plane"] = abs(along_n) <= AXIAL_TOL_MM and in_plane <= ACROSS_TOL_MM
         if right:
             res["found"][name] = True
         else:
@@ -266,6 +276,7 @@ def summarize(rows):
            "confident_wrong_label_warnings": sum(1 for d in wrong
                                                  if d.get("confident_wrong_label_warnings")),
            "wrong_conf_ge_05": sum(1 for d in wrong if (d["confidence"] or 0) >= CONFIDENT),
+           "l5s1_right_disc_plane": sum(1 for d in discs if d.get("right_disc_plane")),
            "all_five_right": sum(1 for r in rows if all(r["found"].values())
                                  and all(d["right"] for d in r["discs"])),
            "series_with_warnings": sum(1 for r in rows if r["warnings"]),
@@ -334,7 +345,8 @@ def sct_result(d):
         s = next((s for s in ss if s.get("status") == "measured"), ss[0] if ss else {})
         out["series_status"] = s.get("status")
         out["discs"] = [{"level": x.get("level"), "center_mm": x.get("center_mm"),
-                         "confidence": x.get("confidence")} for x in s.get("discs") or []]
+                         "confidence": x.get("confidence"), "tilt_deg": x.get("tilt_deg")}
+                        for x in s.get("discs") or []]
         out["warnings"] = s.get("labeling_warnings") or []
         out["reason"] = s.get("reason")
     return out
@@ -358,6 +370,9 @@ def print_text(res):
                   + f"  {t['wrong']:>5} {t['missing']:>4} {t['confident_wrong']:>10}"
                   f" {t['confident_wrong_label_warnings']:>4}"
                   f" {t['wrong_conf_ge_05']:>9} {t['all_five_right']:>2}/{n:<2} {t['series_with_warnings']:>4}")
+    print("L5-S1 judged along the reported disc's own normal (diagnostic, not the criterion): "
+          + ", ".join(f"{s} {acq} {t['l5s1_right_disc_plane']}/{t['volumes']}"
+                      for s, accs in res["table"].items() for acq, t in accs.items()))
     print("(found: reference discs found / all; per level: % of volumes; wrong: reported lumbar discs "
           "not right; miss: levels not reported; conf.wrong: wrong with confidence >= 0.5 in a "
           "series without labelling warnings; cw*: the same when only the generic weighting/contrast "

@@ -6,6 +6,8 @@ use super::super::canonical::CanonicalStack;
 use super::super::discs::{Candidate, DiscContrast, DiscParams, PlaneResponse, local_maxima};
 use super::super::filters::percentile;
 use super::LocalizeError;
+use super::detector::{DiscNet, NET_PIXEL_MM, net_input};
+use crate::imageops::{Blend, bilinear};
 
 /// Disc candidates of one contrast: local maxima of the plane-weighted composite
 /// response. Returns the candidates (strongest first) and the plane weights.
@@ -15,6 +17,7 @@ pub(crate) fn contrast_candidates(
     contrast: DiscContrast,
     params: &DiscParams,
     focus_x_mm: Option<f64>,
+    detector: Option<&Array2<f32>>,
 ) -> Result<(Vec<Candidate>, Vec<f64>), LocalizeError> {
     let px = stack.pixel_mm;
     let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
@@ -59,6 +62,13 @@ pub(crate) fn contrast_candidates(
             acc[0] += wk * v * n[0];
             acc[1] += wk * v * n[1];
         }
+    }
+    if let Some(prob) = detector {
+        let cands = detector_candidates(prob, &normal_sum, px, params);
+        if cands.is_empty() {
+            return Err(LocalizeError::NoDiscs);
+        }
+        return Ok((cands, weights));
     }
     let cmax = composite.iter().fold(0.0f32, |m, v| m.max(*v));
     let peaks = local_maxima(&composite, params.nms_radius_mm / px, 0.08 * cmax);
@@ -112,3 +122,158 @@ fn band_centre(resp: &Array2<f32>, p: (f64, f64), normal: [f64; 2], px: f64) -> 
 /// Half the left-right extent of the planes through the vertebral bodies that carry
 /// disc evidence (lumbar bodies are 40-50 mm wide).
 pub(crate) const FOCUS_HALF_WIDTH_MM: f64 = 20.0;
+
+/// Lowest detector probability taken as a disc candidate: the chain and the anatomical
+/// checks decide among the candidates; a low bar keeps faint real discs (a degenerated
+/// dark disc, partial volume at 4 mm) in play.
+const DETECTOR_MIN_PROB: f32 = 0.2;
+
+/// Disc candidates from the detector's probability map (on the localisation grid):
+/// its peaks, each centred on the probability-weighted mean within 4 mm, with the disc
+/// normal from the band filters' composite normal field around it (the detector gives
+/// positions, the band filters orientations), and the peak probability as response.
+fn detector_candidates(
+    prob: &Array2<f32>,
+    normal_sum: &Array2<[f32; 2]>,
+    px: f64,
+    params: &DiscParams,
+) -> Vec<Candidate> {
+    let (h, w) = prob.dim();
+    let rad = (4.0 / px).ceil() as isize;
+    local_maxima(prob, params.nms_radius_mm / px, DETECTOR_MIN_PROB)
+        .into_iter()
+        .take(48)
+        .map(|(r, c, v)| {
+            let (mut sw, mut sr, mut sc) = (0.0f64, 0.0f64, 0.0f64);
+            let mut n = [0.0f64; 2];
+            for dr in -rad..=rad {
+                for dc in -rad..=rad {
+                    let (rr, cc) = (r as isize + dr, c as isize + dc);
+                    if rr < 0 || cc < 0 || rr as usize >= h || cc as usize >= w {
+                        continue;
+                    }
+                    let (rr, cc) = (rr as usize, cc as usize);
+                    let p = prob[[rr, cc]] as f64;
+                    if p >= 0.5 * v as f64 {
+                        sw += p;
+                        sr += p * rr as f64;
+                        sc += p * cc as f64;
+                    }
+                    let ns = normal_sum[[rr, cc]];
+                    n[0] += ns[0] as f64;
+                    n[1] += ns[1] as f64;
+                }
+            }
+            let len = (n[0] * n[0] + n[1] * n[1]).sqrt();
+            // Without band evidence nearby the disc is taken as square to the rows.
+            let normal = if len > 1e-9 {
+                [n[0] / len, n[1] / len]
+            } else {
+                [1.0, 0.0]
+            };
+            Candidate {
+                r: sr / sw.max(1e-12),
+                c: sc / sw.max(1e-12),
+                normal,
+                response: v as f64,
+            }
+        })
+        .collect()
+}
+
+/// Half-width (mm) of the slab of planes around the spine's estimated midline that the
+/// detector is run on: the vertebral bodies and discs fill at least ±15 mm.
+const DETECTOR_HALF_WIDTH_MM: f64 = 9.0;
+/// At most this many planes are run (evenly spread over the slab), for speed.
+const DETECTOR_MAX_PLANES: usize = 5;
+
+/// The disc detector's probability map on the localisation grid: the mean of its maps
+/// on the planes near the midline, which is estimated from where the band filters
+/// respond most (the discs and bodies dominate the middle planes of any sagittal
+/// series). `None` when the network cannot be loaded or run.
+pub(crate) fn detector_map(
+    stack: &CanonicalStack,
+    planes: &[Array2<f32>],
+    all_responses: &[PlaneResponse],
+    is_ct: bool,
+) -> Option<Array2<f32>> {
+    use rayon::prelude::*;
+    let net = DiscNet::embedded().ok()?;
+    let strength: Vec<f64> = all_responses
+        .iter()
+        .map(|r| {
+            [&r.darker.0, &r.brighter.0]
+                .iter()
+                .map(|m| {
+                    let v: Vec<f32> = m.iter().copied().filter(|v| *v > 0.0).collect();
+                    let p = percentile(&v, 99.0).unwrap_or(0.0) as f64;
+                    v.iter().filter(|x| **x as f64 >= 0.5 * p).map(|x| *x as f64).sum::<f64>()
+                })
+                .sum::<f64>()
+        })
+        .collect();
+    let smax = strength.iter().fold(0.0f64, |m, v| m.max(*v));
+    if smax <= 0.0 || planes.is_empty() {
+        return None;
+    }
+    let (mut sw, mut sx) = (0.0, 0.0);
+    for (k, s) in strength.iter().enumerate() {
+        let wk = (s / smax).powi(4);
+        sw += wk;
+        sx += wk * stack.plane_x_mm(k);
+    }
+    let centre_x = sx / sw;
+    let mut near: Vec<usize> = (0..planes.len())
+        .filter(|&k| (stack.plane_x_mm(k) - centre_x).abs() <= DETECTOR_HALF_WIDTH_MM)
+        .collect();
+    if near.is_empty() {
+        let k = (0..planes.len())
+            .min_by(|&a, &b| {
+                (stack.plane_x_mm(a) - centre_x)
+                    .abs()
+                    .total_cmp(&(stack.plane_x_mm(b) - centre_x).abs())
+            })
+            .unwrap_or(0);
+        near.push(k);
+    }
+    if near.len() > DETECTOR_MAX_PLANES {
+        let n = near.len();
+        near = (0..DETECTOR_MAX_PLANES)
+            .map(|i| near[i * (n - 1) / (DETECTOR_MAX_PLANES - 1)])
+            .collect();
+    }
+    let px = stack.pixel_mm;
+    let (h, w) = planes[0].dim();
+    let maps: Vec<Array2<f32>> = near
+        .par_iter()
+        .filter_map(|&k| net.probabilities(&net_input(&planes[k], px, is_ct)).ok())
+        .collect();
+    if maps.is_empty() {
+        return None;
+    }
+    let f = px / NET_PIXEL_MM;
+    let mut mean = Array2::<f32>::zeros((h, w));
+    for m in &maps {
+        for ((r, c), v) in mean.indexed_iter_mut() {
+            *v += bilinear(m.view(), r as f64 * f, c as f64 * f, Blend::Lerp).unwrap_or(0.0);
+        }
+    }
+    mean /= maps.len() as f32;
+    if let Ok(dir) = std::env::var("FORAMEN_DEBUG_DUMP") {
+        let k = near[near.len() / 2];
+        let img = &planes[k];
+        let m = img.iter().fold(1e-6f32, |a, v| a.max(*v)).min(3.0);
+        let mut bytes = format!("P6 {w} {h} 255\n").into_bytes();
+        for ((_r, _c), v) in img.indexed_iter() {
+            let g = ((v / m).clamp(0.0, 1.0) * 255.0) as u8;
+            let p = mean[[_r, _c]];
+            bytes.extend([g.max((p * 255.0) as u8), g, g]);
+        }
+        let _ = std::fs::write(format!("{dir}/detector.ppm"), bytes);
+        let _ = std::fs::write(
+            format!("{dir}/geom.txt"),
+            format!("{:?} {:?} {:?} {}", stack.centres[k], stack.down, stack.back, px),
+        );
+    }
+    Some(mean)
+}

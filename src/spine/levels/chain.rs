@@ -27,7 +27,7 @@ pub(crate) fn chain_for(
     let px = stack.pixel_mm;
     let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
         all_responses.iter().map(|r| r.get(contrast)).collect();
-    let (cands, weights) = contrast_candidates(stack, all_responses, contrast, params, focus_x_mm)?;
+    let (cands, weights) = contrast_candidates(stack, all_responses, contrast, params, focus_x_mm, evidence.detector)?;
     let mut top: Vec<f64> = cands.iter().map(|c| c.response).collect();
     top.truncate(8);
     top.sort_by(f64::total_cmp);
@@ -68,8 +68,12 @@ pub(crate) fn chain_for(
     let mut picked: Vec<(Candidate, DiscContrast)> =
         chain.iter().map(|&i| (cands[i], contrast)).collect();
     let mut notes = Vec::new();
-    trim_non_vertebral(&mut picked, &mid_plane_image, px, &mut notes);
-    refine_lumbosacral(&mut picked, evidence, &cands, contrast, &mut notes);
+    if evidence.detector.is_some() {
+        trim_undetected_lower_end(&mut picked, &mut notes);
+    } else {
+        trim_non_vertebral(&mut picked, &mid_plane_image, px, &mut notes);
+        refine_lumbosacral(&mut picked, evidence, &cands, contrast, &mut notes);
+    }
 
     // Midline: response-weighted plane position of the chain's discs.
     let plane_of = |r: usize, c: usize| -> f64 {
@@ -327,6 +331,26 @@ fn trim_non_vertebral(
     if dropped > 0 {
         notes.push(format!(
             "{dropped} band(s) at the lower end are not separated by vertebra-like bone and were not taken as discs"
+        ));
+    }
+}
+
+/// Detector probability below which the lowest discs of a chain are dropped: the chain
+/// may step on through a vestigial S1-S2 disc or pelvic bands that fit the spacing,
+/// which the detector (trained to mark mobile discs only) scores low.
+const DETECTOR_LOWER_END_PROB: f64 = 0.45;
+
+/// Drops discs from the lower end of a detector-based chain while the detector gives
+/// them a low probability.
+fn trim_undetected_lower_end(picked: &mut Vec<(Candidate, DiscContrast)>, notes: &mut Vec<String>) {
+    let mut dropped = 0;
+    while picked.len() > 2 && picked.last().is_some_and(|(c, _)| c.response < DETECTOR_LOWER_END_PROB) {
+        picked.pop();
+        dropped += 1;
+    }
+    if dropped > 0 {
+        notes.push(format!(
+            "{dropped} band(s) below the lowest disc fit the spacing but do not look like mobile discs (sacral segments or pelvic structures); not taken as discs"
         ));
     }
 }

@@ -21,6 +21,7 @@ pub(crate) fn refine_lumbosacral(
         params,
         is_ct,
         focus_x_mm,
+        ..
     } = *evidence;
     let px = stack.pixel_mm;
     let tilt = |c: &Candidate| c.normal[1].atan2(c.normal[0]).to_degrees();
@@ -86,7 +87,7 @@ pub(crate) fn refine_lumbosacral(
     let others = if is_ct {
         Vec::new()
     } else {
-        contrast_candidates(stack, all_responses, other, params, focus_x_mm)
+        contrast_candidates(stack, all_responses, other, params, focus_x_mm, evidence.detector)
             .map(|(c, _)| c)
             .unwrap_or_default()
     };

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 mod candidates;
 mod chain;
+pub mod detector;
 mod lower_end;
 mod naming;
 pub mod verify;
@@ -135,12 +136,14 @@ pub fn localize(
         .map(|p| disc_responses(p, px, &params))
         .collect();
     let is_ct = volume.modality == Modality::CT;
+    let detector = candidates::detector_map(&stack, &planes, &responses, is_ct);
     let evidence = Evidence {
         stack: &stack,
         all_responses: &responses,
         params: &params,
         is_ct,
         focus_x_mm: None,
+        detector: detector.as_ref(),
     };
     // Discs are a midline structure. When the first pass leaves the lower end in doubt,
     // candidates are taken again from the planes through the vertebral bodies only
@@ -252,6 +255,9 @@ pub(crate) struct Evidence<'a> {
     /// Patient x (mm) of the spine's midline once known: candidates then come from the
     /// planes within [`FOCUS_HALF_WIDTH_MM`] of it.
     pub(crate) focus_x_mm: Option<f64>,
+    /// The disc detector's probability map (localisation grid): when present, disc
+    /// candidates are its peaks instead of the band filters' ([`detector`]).
+    pub(crate) detector: Option<&'a Array2<f32>>,
 }
 
 pub(crate) fn dist(a: Vec3, b: Vec3) -> f64 {

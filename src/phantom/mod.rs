@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::grading::Thresholds;
 use crate::volume::{Modality, Volume};
+use anatomy::sacrum::{RemnantDraw, SacralRemnant};
 use anatomy::{Anatomy, Habitus, Region};
 use render::{Acquisition, BiasField, Contrast};
 use truth::LevelTruth;
@@ -174,6 +175,9 @@ pub struct AnatomyTruth {
     pub lordosis_deg: f64,
     pub body_scale: f64,
     pub habitus: Habitus,
+    /// Vestigial discs inside the sacrum (S1-S2, S2-S3); not mobile discs, not in
+    /// `discs`.
+    pub sacral_remnants: Vec<SacralRemnant>,
 }
 
 /// Everything `truth.json` holds.
@@ -279,8 +283,10 @@ fn validate(o: &PhantomOptions) -> Result<(), PhantomError> {
     Ok(())
 }
 
-/// Random stream `stream` of the case seed: anatomy, acquisition and contrast draw
-/// from separate streams, so overriding the acquisition keeps the same anatomy.
+/// Random stream `stream` of the case seed: anatomy (1), acquisition (2), contrast (3),
+/// MR timing (4) and sacral remnants (5) draw from separate streams, so overriding the
+/// acquisition keeps the same anatomy, and the remnants, added later, left every other
+/// draw as it was.
 fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
@@ -289,8 +295,21 @@ fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
 
 /// Generates one case. Deterministic for given options.
 pub fn generate(opts: &PhantomOptions) -> Result<PhantomCase, PhantomError> {
+    generate_with(opts, &RemnantDraw::sample(&mut stream(opts.seed, 5)))
+}
+
+/// [`generate`] with the sacral remnants given instead of drawn.
+fn generate_with(
+    opts: &PhantomOptions,
+    remnants: &RemnantDraw,
+) -> Result<PhantomCase, PhantomError> {
     validate(opts)?;
-    let anat = Anatomy::sample(&mut stream(opts.seed, 1), opts.severity, opts.lumbar_count);
+    let anat = Anatomy::sample(
+        &mut stream(opts.seed, 1),
+        opts.severity,
+        opts.lumbar_count,
+        remnants,
+    );
     let acq = render::plan(&anat, opts, &mut stream(opts.seed, 2))?;
     let voxels = acq.slices as u128 * acq.rows as u128 * acq.columns as u128;
     if voxels > MAX_VOXELS || voxels == 0 {
@@ -407,6 +426,7 @@ pub fn generate(opts: &PhantomOptions) -> Result<PhantomCase, PhantomError> {
             lordosis_deg: anat.lordosis_deg,
             body_scale: anat.body_scale,
             habitus: anat.habitus.clone(),
+            sacral_remnants: anat.sacral_remnants.clone(),
         },
         contrast,
         bias_field: bias,

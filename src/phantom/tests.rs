@@ -6,7 +6,8 @@ use super::render::{render_partial_volume, sample_contrast};
 use super::shapes::{Frame, Shape};
 use super::*;
 use crate::grading::Grade;
-use crate::volume::geometry::{Geometry, dot, sub};
+use crate::volume::geometry::{Geometry, add, dot, scale, sub};
+use anatomy::sacrum::{RemnantDraw, RemnantSize};
 
 fn small(seed: u64) -> PhantomOptions {
     PhantomOptions {
@@ -418,4 +419,135 @@ fn timing_of_a_15_slice_512_case() {
         rayon::current_num_threads()
     );
     assert!(s < 1.0, "{s} s");
+}
+
+/// First seeds (from 0) whose remnant stream draws an S1-S2 remnant and none.
+fn remnant_seeds() -> (u64, u64) {
+    let has = |seed: u64| {
+        RemnantDraw::sample(&mut super::stream(seed, 5))
+            .s1_s2
+            .is_some()
+    };
+    let with = (0..20).find(|&s| has(s)).expect("a seed with a remnant");
+    let without = (0..20).find(|&s| !has(s)).expect("a seed without");
+    (with, without)
+}
+
+#[test]
+fn sacral_remnant_comes_from_its_own_stream_and_changes_only_the_sacrum() {
+    let (with, without) = remnant_seeds();
+    let o = small(with);
+    let case = generate(&o).unwrap();
+    let base = generate_with(&o, &RemnantDraw::NONE).unwrap();
+    let remnants = &case.truth.anatomy.sacral_remnants;
+    assert_eq!(remnants[0].junction, "S1-S2");
+    assert!(base.truth.anatomy.sacral_remnants.is_empty());
+    // Same discs, vertebrae and foramina: L5-S1 stays the lowest disc.
+    let json = |t: &Truth| {
+        [
+            serde_json::to_string(&t.levels).unwrap(),
+            serde_json::to_string(&t.discs).unwrap(),
+            serde_json::to_string(&t.vertebrae).unwrap(),
+        ]
+    };
+    assert_eq!(json(&case.truth), json(&base.truth));
+    assert_eq!(case.truth.discs.last().unwrap().level, "L5-S1");
+    // The image differs only within a voxel footprint of a remnant and its rim.
+    let g = &case.volume.geometry;
+    let reach = (2.0 * (0.5 * g.spacing_mm[1]).powi(2) + (0.5 * g.slice_thickness_mm).powi(2))
+        .sqrt()
+        + anatomy::sacrum::REMNANT_RIM_MM
+        + 0.01;
+    let mut changed = 0;
+    for (idx, (a, b)) in case
+        .volume
+        .voxels
+        .indexed_iter()
+        .zip(base.volume.voxels.iter())
+        .map(|((i, a), b)| (i, (a, b)))
+    {
+        if a == b {
+            continue;
+        }
+        changed += 1;
+        let p = g.index_to_lps([idx.0 as f64, idx.1 as f64, idx.2 as f64]);
+        let near = remnants.iter().any(|r| {
+            let [u, v, w] = r.to_local(p);
+            w.abs() <= r.thickness_mm / 2.0 + reach
+                && u.abs() <= r.half_width_mm + reach
+                && v <= r.back_edge_mm + reach
+                && v >= -r.half_depth_mm - reach
+        });
+        assert!(
+            near,
+            "voxel {idx:?} at {p:?} changed away from the remnants"
+        );
+    }
+    assert!(changed > 0, "the remnant is not in the image");
+
+    // A seed whose stream says no: no remnant, the image of the fully fused sacrum.
+    let o = small(without);
+    let case = generate(&o).unwrap();
+    assert!(case.truth.anatomy.sacral_remnants.is_empty());
+    assert_eq!(
+        case.volume.voxels,
+        generate_with(&o, &RemnantDraw::NONE).unwrap().volume.voxels
+    );
+}
+
+#[test]
+fn sacral_remnant_is_bright_on_t2_dark_on_t1_and_soft_tissue_on_ct() {
+    let draw = RemnantDraw {
+        s1_s2: Some(RemnantSize {
+            thickness_mm: 3.0,
+            anterior_fraction: 0.8,
+        }),
+        s2_s3: None,
+    };
+    let anat = Anatomy::sample(&mut super::stream(3, 1), Severity::Normal, 5, &draw);
+    let r = &anat.sacral_remnants[0];
+    // One 1 mm sagittal slice through the remnant's centre, 0.25 mm pixels, 20 × 20 mm.
+    let (n, px) = (81usize, 0.25);
+    let half = (n / 2) as f64 * px;
+    let origin = [r.center_mm[0], r.center_mm[1] - half, r.center_mm[2] + half];
+    let g = Geometry::new(
+        origin,
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, -1.0],
+        [1.0, px, px],
+        1.0,
+    )
+    .unwrap();
+    // The centre of the band, and marrow 4 mm beyond its rim on each side (along its
+    // axis, 3 mm in front of its centre to stay clear of the back edge).
+    let along = |w: f64| {
+        let p = add(r.center_mm, add(scale(r.axis, w), scale(r.posterior, -3.0)));
+        let i = g.lps_to_index(p);
+        [0, i[1].round() as usize, i[2].round() as usize]
+    };
+    let off = 1.5 + anatomy::sacrum::REMNANT_RIM_MM + 4.0;
+    for (modality, weighting) in [
+        (Modality::MR, Weighting::T2),
+        (Modality::MR, Weighting::T1),
+        (Modality::CT, Weighting::T1),
+    ] {
+        let o = PhantomOptions {
+            modality,
+            weighting,
+            ..small(3)
+        };
+        let table = sample_contrast(&o, &mut super::stream(3, 3)).table();
+        let img = render_partial_volume(&anat, &g, (1, n, n), &table);
+        let at = |w: f64| img[along(w)];
+        let (band, above, below) = (at(0.0), at(off), at(-off));
+        assert_eq!(band, table[Tissue::Nucleus.index()]);
+        assert_eq!(above, table[Tissue::Marrow.index()]);
+        assert_eq!(below, table[Tissue::Marrow.index()]);
+        let label = format!("{modality:?} {weighting:?}: band {band}, marrow {above}");
+        match (modality, weighting) {
+            (Modality::MR, Weighting::T2) => assert!(band > 1.3 * above, "{label}"),
+            (Modality::MR, _) => assert!(band < 0.8 * above, "{label}"),
+            _ => assert!(band < 100.0 && above > 140.0, "{label}"),
+        }
+    }
 }

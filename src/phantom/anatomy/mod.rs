@@ -16,6 +16,7 @@
 //! | 6 | `foramen` | articular processes, facet capsule, bulge, osteophytes, foraminal fat envelope, exiting root |
 //! | 7 | `canal` | epidural fat and thecal sac |
 //! | 8 | `background` | trunk outline, subcutaneous fat, muscle, vessels, bowel |
+//! | 9 | `sacrum` | vestigial S1-S2 (S2-S3) discs, from their own random stream |
 //!
 //! Byte-identical output for a seed is part of the contract (checked-in fixtures): keep
 //! the order of the random draws, of the primitives and of every floating-point
@@ -28,6 +29,7 @@ mod chain;
 mod disc;
 mod foramen;
 mod pathology;
+pub mod sacrum;
 mod spec;
 #[cfg(test)]
 mod test_support;
@@ -43,6 +45,7 @@ use crate::volume::geometry::{Vec3, dot, sub};
 use builder::Builder;
 use chain::Pose;
 use pathology::LevelScales;
+use sacrum::{RemnantDraw, SacralRemnant};
 
 /// Tissue labels. The order is the index into contrast tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -269,7 +272,10 @@ pub struct Prim {
 
 const SPINE_TABLE_STEP_MM: f64 = 1.0;
 
-// Priorities: higher wins where primitives overlap.
+// Priorities: higher wins where primitives overlap. A sacral remnant lies inside the
+// bone ends, so it and its rim outrank marrow.
+const P_REMNANT: u8 = 96;
+const P_REMNANT_RIM: u8 = 95;
 const P_MARROW: u8 = 90;
 const P_CORTEX: u8 = 80;
 const P_NUCLEUS: u8 = 70;
@@ -311,6 +317,8 @@ pub struct Anatomy {
     pub sacral_slope_deg: f64,
     pub lordosis_deg: f64,
     pub body_scale: f64,
+    /// Vestigial discs between fused sacral segments (none in a fully fused sacrum).
+    pub sacral_remnants: Vec<SacralRemnant>,
 }
 
 /// A cheap sine-like wave of period 2π (piecewise parabola, within 6% of `sin`):
@@ -338,7 +346,14 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
 
 impl Anatomy {
     /// Samples a spine from `rng`. `lumbar_count` must be 4, 5 or 6 (checked by the caller).
-    pub fn sample(rng: &mut ChaCha8Rng, severity: Severity, lumbar_count: u8) -> Anatomy {
+    /// `remnants` (drawn from another stream) adds vestigial sacral discs and changes
+    /// nothing else.
+    pub fn sample(
+        rng: &mut ChaCha8Rng,
+        severity: Severity,
+        lumbar_count: u8,
+        remnants: &RemnantDraw,
+    ) -> Anatomy {
         let n_lumbar = lumbar_count as usize;
         let body_scale = uni(rng, 0.88, 1.12);
         let disc_scale = uni(rng, 0.88, 1.12);
@@ -401,6 +416,15 @@ impl Anatomy {
             let d_below = lspecs.get(i).map_or(2.0, |l| l.d);
             b.canal(v, d_above, d_below);
         }
+        // Levels s1 and s1 + 1 join S1-S2 and S2-S3.
+        let mut sacral_remnants = Vec::new();
+        for (k, size) in [remnants.s1_s2, remnants.s2_s3].into_iter().enumerate() {
+            if let Some(size) = size {
+                let l = &levels[s1 + k];
+                let (up, low) = (&vertebrae[l.upper], &vertebrae[l.lower]);
+                sacral_remnants.push(b.sacral_remnant(&l.name, up, low, &l.frame, size));
+            }
+        }
         let prims = b.into_sorted(&mut levels);
 
         let (spine_table_z0, spine_table) = background::spine_table(&vertebrae);
@@ -417,6 +441,7 @@ impl Anatomy {
             sacral_slope_deg,
             lordosis_deg,
             body_scale,
+            sacral_remnants,
         }
     }
     /// Label at `p`, testing only the primitives listed in `candidates` (ascending
@@ -493,6 +518,7 @@ impl Anatomy {
             sacral_slope_deg: 0.0,
             lordosis_deg: 0.0,
             body_scale: 1.0,
+            sacral_remnants: Vec::new(),
         }
     }
 }

@@ -17,7 +17,7 @@
 //! the same weights. It never sees VB2/VB3 (their licence is unverified); they, the
 //! SCT volume and the held-out cases are how it is judged (tools/eval-real.sh).
 //!
-//! Runs in about 45 minutes on 2 cores (3000 iterations).
+//! Runs in about 35 minutes on 2 cores (2000 iterations).
 
 use std::path::{Path, PathBuf};
 
@@ -47,15 +47,28 @@ const HELD_OUT_SPIDER: usize = 8;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let spider = PathBuf::from(args.get(1).map(String::as_str).unwrap_or("/work/data/spider/Data/t2_SPACE"));
-    let iterations: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2500);
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/spine/levels/discnet.safetensors");
+    let spider = PathBuf::from(
+        args.get(1)
+            .map(String::as_str)
+            .unwrap_or("/work/data/spider/Data/t2_SPACE"),
+    );
+    let iterations: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/spine/levels/discnet.safetensors");
 
     let (spider_train, spider_test) = load_spider(&spider)?;
-    eprintln!("SPIDER: {} training planes, {} held-out planes", spider_train.len(), spider_test.len());
+    eprintln!(
+        "SPIDER: {} training planes, {} held-out planes",
+        spider_train.len(),
+        spider_test.len()
+    );
     let phantom_train = phantom_items(500_000, 48);
     let phantom_test = phantom_items(600_000, 12);
-    eprintln!("phantom: {} training planes, {} held-out planes", phantom_train.len(), phantom_test.len());
+    eprintln!(
+        "phantom: {} training planes, {} held-out planes",
+        phantom_train.len(),
+        phantom_test.len()
+    );
     let train: Vec<&Item> = spider_train.iter().chain(phantom_train.iter()).collect();
 
     let dev = Device::Cpu;
@@ -112,7 +125,10 @@ fn main() -> anyhow::Result<()> {
     }
     vm.save(&out)?;
     eprintln!("weights written to {}", out.display());
-    for (name, items) in [("SPIDER held out", &spider_test), ("phantom held out", &phantom_test)] {
+    for (name, items) in [
+        ("SPIDER held out", &spider_test),
+        ("phantom held out", &phantom_test),
+    ] {
         let (tp, fp, fn_) = detection_counts(&net, items)?;
         println!(
             "{name}: {} planes, discs found {tp}/{} (recall {:.3}), false peaks {fp} (precision {:.3})",
@@ -165,7 +181,10 @@ fn augment(item: &Item, rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<f32>) {
             d.1 + rng.random_range(-25.0..25.0),
         )
     } else {
-        (rng.random_range(0.0..h as f64), rng.random_range(0.0..w as f64))
+        (
+            rng.random_range(0.0..h as f64),
+            rng.random_range(0.0..w as f64),
+        )
     };
     let half = CROP as f64 / 2.0;
     // Output pixel (i, j) samples the source at centre + R·(i - half, j - half).
@@ -184,7 +203,10 @@ fn augment(item: &Item, rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<f32>) {
         item.image.clone()
     };
     // A smooth multiplicative bias across the crop.
-    let (bx, by) = (rng.random_range(-0.3f32..0.3), rng.random_range(-0.3f32..0.3));
+    let (bx, by) = (
+        rng.random_range(-0.3f32..0.3),
+        rng.random_range(-0.3f32..0.3),
+    );
     let normal = rand_distr::Normal::new(0.0f32, 1.0).expect("valid");
     let mut x = vec![0f32; CROP * CROP];
     for i in 0..CROP {
@@ -195,11 +217,27 @@ fn augment(item: &Item, rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<f32>) {
                 if invert {
                     v = (2.0 - v).max(0.05);
                 }
-                let bias = 1.0 + bx * (i as f32 / CROP as f32 - 0.5) + by * (j as f32 / CROP as f32 - 0.5);
+                let bias =
+                    1.0 + bx * (i as f32 / CROP as f32 - 0.5) + by * (j as f32 / CROP as f32 - 0.5);
                 v = gain * bias * (v / 2.0).max(0.0).powf(gamma) * 2.0;
                 v += noise * rng.sample(normal);
             }
             x[i * CROP + j] = v.clamp(0.0, 4.0);
+        }
+    }
+    // A field of view that ends close below (or above) the spine: small-field lumbar
+    // series often cut through S1 just under the lumbosacral disc. The image beyond a
+    // random row is blank, and discs whose centre is not in view are not targets.
+    let cut_below = rng
+        .random_bool(0.35)
+        .then(|| rng.random_range(half * 0.6..CROP as f64));
+    let cut_above = rng
+        .random_bool(0.15)
+        .then(|| rng.random_range(0.0..half * 1.4));
+    for i in 0..CROP {
+        let fi = i as f64;
+        if cut_below.is_some_and(|c| fi >= c) || cut_above.is_some_and(|c| fi < c) {
+            x[i * CROP..(i + 1) * CROP].fill(0.0);
         }
     }
     // Inverse map of the disc centres into the crop.
@@ -210,8 +248,17 @@ fn augment(item: &Item, rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<f32>) {
         let (dr, dc) = (r - cr, c - cc);
         let i = (ca * dr + sa * dc) / det + half;
         let j = (-sa * dr + ca * dc) / det + half;
-        let (i0, i1) = ((i - 3.0 * s).floor().max(0.0) as usize, ((i + 3.0 * s).ceil().max(0.0) as usize).min(CROP));
-        let (j0, j1) = ((j - 3.0 * s).floor().max(0.0) as usize, ((j + 3.0 * s).ceil().max(0.0) as usize).min(CROP));
+        if cut_below.is_some_and(|c| i >= c - 2.0) || cut_above.is_some_and(|c| i < c + 2.0) {
+            continue;
+        }
+        let (i0, i1) = (
+            (i - 3.0 * s).floor().max(0.0) as usize,
+            ((i + 3.0 * s).ceil().max(0.0) as usize).min(CROP),
+        );
+        let (j0, j1) = (
+            (j - 3.0 * s).floor().max(0.0) as usize,
+            ((j + 3.0 * s).ceil().max(0.0) as usize).min(CROP),
+        );
         for a in i0..i1 {
             for b in j0..j1 {
                 let d2 = (a as f64 - i).powi(2) + (b as f64 - j).powi(2);
@@ -230,9 +277,20 @@ fn load_spider(dir: &Path) -> anyhow::Result<(Vec<Item>, Vec<Item>)> {
     let mut cases: std::collections::BTreeMap<String, Vec<(u32, PathBuf)>> = Default::default();
     for e in std::fs::read_dir(&images)? {
         let p = e?.path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        let Some((case, rest)) = name.split_once("_t2_SPACE_slice") else { continue };
-        let Some(k) = rest.strip_suffix(".png").and_then(|k| k.parse::<u32>().ok()) else { continue };
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let Some((case, rest)) = name.split_once("_t2_SPACE_slice") else {
+            continue;
+        };
+        let Some(k) = rest
+            .strip_suffix(".png")
+            .and_then(|k| k.parse::<u32>().ok())
+        else {
+            continue;
+        };
         cases.entry(case.to_string()).or_default().push((k, p));
     }
     let mut names: Vec<String> = cases.keys().cloned().collect();
@@ -250,14 +308,23 @@ fn load_spider(dir: &Path) -> anyhow::Result<(Vec<Item>, Vec<Item>)> {
             .iter()
             .filter_map(|(_, p)| {
                 let img = image::open(p).ok()?.to_luma8();
-                let mask = image::open(dir.join("masks").join(p.file_name()?)).ok()?.to_luma8();
+                let mask = image::open(dir.join("masks").join(p.file_name()?))
+                    .ok()?
+                    .to_luma8();
                 let (w, h) = img.dimensions();
-                let a = Array2::from_shape_fn((h as usize, w as usize), |(r, c)| img.get_pixel(c as u32, r as u32)[0] as f32);
-                let m = Array2::from_shape_fn((h as usize, w as usize), |(r, c)| mask.get_pixel(c as u32, r as u32)[0]);
+                let a = Array2::from_shape_fn((h as usize, w as usize), |(r, c)| {
+                    img.get_pixel(c as u32, r as u32)[0] as f32
+                });
+                let m = Array2::from_shape_fn((h as usize, w as usize), |(r, c)| {
+                    mask.get_pixel(c as u32, r as u32)[0]
+                });
                 Some((a, m))
             })
             .collect();
-        let disc_area: Vec<usize> = loaded.iter().map(|(_, m)| m.iter().filter(|v| **v == 29).count()).collect();
+        let disc_area: Vec<usize> = loaded
+            .iter()
+            .map(|(_, m)| m.iter().filter(|v| **v == 29).count())
+            .collect();
         let max_area = disc_area.iter().copied().max().unwrap_or(0);
         if max_area == 0 {
             continue;
@@ -274,7 +341,11 @@ fn load_spider(dir: &Path) -> anyhow::Result<(Vec<Item>, Vec<Item>)> {
             .collect();
         steps.sort_by(f64::total_cmp);
         let px_mm = DISC_SPACING_MM / steps[steps.len() / 2];
-        let items = if n < HELD_OUT_SPIDER { &mut test } else { &mut train };
+        let items = if n < HELD_OUT_SPIDER {
+            &mut test
+        } else {
+            &mut train
+        };
         for (k, (img, mask)) in loaded.iter().enumerate() {
             // Slices through the disc column only (lateral ones cut the discs' edges).
             if disc_area[k] * 2 < max_area {
@@ -285,14 +356,17 @@ fn load_spider(dir: &Path) -> anyhow::Result<(Vec<Item>, Vec<Item>)> {
                 let ks: Vec<usize> = (k..(k + slab).min(loaded.len())).collect();
                 let mut avg = Array2::<f32>::zeros(img.dim());
                 for &j in &ks {
-                    avg = avg + &loaded[j].0;
+                    avg += &loaded[j].0;
                 }
                 avg /= ks.len() as f32;
                 let air = 0.1 * percentile(&avg, 98.0);
                 let norm = normalise_bias(&avg, air, 25.0 / px_mm);
                 let image = net_input(&norm, px_mm, false);
                 let f = px_mm / NET_PIXEL_MM;
-                let discs = disc_centres(mask, 0.25).into_iter().map(|(r, c)| (r * f, c * f)).collect();
+                let discs = disc_centres(mask, 0.25)
+                    .into_iter()
+                    .map(|(r, c)| (r * f, c * f))
+                    .collect();
                 items.push(Item { image, discs });
             }
         }
@@ -314,7 +388,10 @@ fn disc_centres(mask: &Array2<u8>, min_frac: f64) -> Vec<(f64, f64)> {
         .iter()
         .map(|comp| {
             let n = comp.pixels.len();
-            let (sr, sc) = comp.pixels.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0 as f64, a.1 + p.1 as f64));
+            let (sr, sc) = comp
+                .pixels
+                .iter()
+                .fold((0.0, 0.0), |a, p| (a.0 + p.0 as f64, a.1 + p.1 as f64));
             (sr, sc, n)
         })
         .collect();
@@ -328,7 +405,8 @@ fn disc_centres(mask: &Array2<u8>, min_frac: f64) -> Vec<(f64, f64)> {
     out
 }
 
-/// Phantom planes within 12 mm of the midline of `count` cases of every kind.
+/// Phantom planes within 12 mm of the midline of `count` cases of every kind, with
+/// every mobile disc as a target.
 fn phantom_items(first_seed: u64, count: usize) -> Vec<Item> {
     let mut items = Vec::new();
     for i in 0..count {
@@ -344,28 +422,40 @@ fn phantom_items(first_seed: u64, count: usize) -> Vec<Item> {
             weighting,
             plane: PhantomPlane::Sagittal,
             snr: rng.random_range(6.0..30.0),
-            severity: [Severity::Normal, Severity::Mixed, Severity::Severe, Severity::Random][i % 4],
-            lumbar_count: if i % 7 == 3 { 4 } else if i % 7 == 5 { 6 } else { 5 },
+            severity: [
+                Severity::Normal,
+                Severity::Mixed,
+                Severity::Severe,
+                Severity::Random,
+            ][i % 4],
+            lumbar_count: if i % 7 == 3 {
+                4
+            } else if i % 7 == 5 {
+                6
+            } else {
+                5
+            },
             slice_thickness_mm: Some(rng.random_range(1.0..5.0)),
             ..Default::default()
         };
         let Ok(case) = generate(&opts) else { continue };
-        let Some(stack) = canonical_stack(&case.volume, 1.5, 2.0) else { continue };
+        let Some(stack) = canonical_stack(&case.volume, 1.5, 2.0) else {
+            continue;
+        };
         let is_ct = modality == Modality::CT;
         let planes = normalised_planes(&stack, is_ct, 25.0);
-        let mid_x = case.truth.discs.iter().map(|d| d.center_mm[0]).sum::<f64>() / case.truth.discs.len().max(1) as f64;
+        let mid_x = case.truth.discs.iter().map(|d| d.center_mm[0]).sum::<f64>()
+            / case.truth.discs.len().max(1) as f64;
         for (k, plane) in planes.iter().enumerate() {
             if (stack.plane_x_mm(k) - mid_x).abs() > 12.0 {
                 continue;
             }
             let image = net_input(plane, stack.pixel_mm, is_ct);
             let origin = stack.to_lps(k as f64, 0.0, 0.0);
-            let discs = case
-                .truth
-                .discs
-                .iter()
-                .map(|d| {
-                    let rel = sub(d.center_mm, origin);
+            let discs = disc_targets(&case.truth)
+                .into_iter()
+                .map(|centre| {
+                    let rel = sub(centre, origin);
                     (
                         dot(rel, stack.down) / NET_PIXEL_MM,
                         dot(rel, stack.back) / NET_PIXEL_MM,
@@ -376,4 +466,26 @@ fn phantom_items(first_seed: u64, count: usize) -> Vec<Item> {
         }
     }
     items
+}
+
+/// Every mobile disc the phantom draws: the truth's lumbar discs (L5-S1 included) and,
+/// above them, midpoints of consecutive thoracic and thoracolumbar vertebrae (drawn as
+/// discs but not listed in the truth). The fused sacral junctions are not discs.
+fn disc_targets(truth: &foramen::phantom::Truth) -> Vec<[f64; 3]> {
+    let mut out: Vec<[f64; 3]> = truth.discs.iter().map(|d| d.center_mm).collect();
+    let mobile: Vec<&foramen::phantom::VertebraTruth> = truth
+        .vertebrae
+        .iter()
+        .filter(|v| v.name.starts_with('T') || v.name.starts_with('L'))
+        .collect();
+    for w in mobile.windows(2) {
+        let level = format!("{}-{}", w[0].name, w[1].name);
+        if truth.discs.iter().any(|d| d.level == level) {
+            continue;
+        }
+        out.push(std::array::from_fn(|i| {
+            (w[0].center_mm[i] + w[1].center_mm[i]) / 2.0
+        }));
+    }
+    out
 }

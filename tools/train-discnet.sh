@@ -4,7 +4,7 @@
 # same weights (seeded sampling and initialisation; candle on the CPU).
 #
 # Usage:
-#   tools/train-discnet.sh [ITERATIONS]          (default 3000; about 45 minutes on 2 cores)
+#   tools/train-discnet.sh [ITERATIONS]          (default 2000; about 35 minutes on 2 cores)
 #
 # Training data, all redistributable:
 #   - SPIDER T2 SPACE sagittal slices and masks (van der Graaf et al., "Lumbar spine
@@ -19,7 +19,7 @@
 # Never train on VB2/VB3 (licence unverified) or on the held-out sets.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-ITER="${1:-3000}"
+ITER="${1:-2000}"
 DIR="${FORAMEN_SPIDER_DIR:-}"
 if [ -z "$DIR" ]; then
   if [ -z "${FORAMEN_SPIDER_GIT:-}" ]; then

@@ -14,6 +14,7 @@
 
 pub mod anatomy;
 pub mod eval;
+pub mod eval_levels;
 pub mod malformed;
 pub mod output;
 pub mod render;

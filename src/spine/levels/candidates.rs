@@ -17,7 +17,7 @@ pub(crate) fn contrast_candidates(
     contrast: DiscContrast,
     params: &DiscParams,
     focus_x_mm: Option<f64>,
-    detector: Option<&Array2<f32>>,
+    detector: Option<&DetectorMap>,
 ) -> Result<(Vec<Candidate>, Vec<f64>), LocalizeError> {
     let px = stack.pixel_mm;
     let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
@@ -63,8 +63,8 @@ pub(crate) fn contrast_candidates(
             acc[1] += wk * v * n[1];
         }
     }
-    if let Some(prob) = detector {
-        let cands = detector_candidates(prob, &normal_sum, px, params);
+    if let Some(map) = detector {
+        let cands = detector_candidates(&map.mean, &normal_sum, px, params);
         if cands.is_empty() {
             return Err(LocalizeError::NoDiscs);
         }
@@ -185,7 +185,34 @@ fn detector_candidates(
 /// detector is run on: the vertebral bodies and discs fill at least ±15 mm.
 const DETECTOR_HALF_WIDTH_MM: f64 = 9.0;
 /// At most this many planes are run (evenly spread over the slab), for speed.
-const DETECTOR_MAX_PLANES: usize = 5;
+const DETECTOR_MAX_PLANES: usize = 3;
+
+/// The disc detector's output for one series.
+pub(crate) struct DetectorMap {
+    /// Mean probability over the planes run, on the localisation grid.
+    pub(crate) mean: Array2<f32>,
+    /// Each plane run (stack plane index) with its map at [`NET_PIXEL_MM`].
+    pub(crate) planes: Vec<(usize, Array2<f32>)>,
+    /// Localisation pixel over net pixel.
+    scale: f64,
+}
+
+impl DetectorMap {
+    /// Plane position (fractional stack index) of a disc at localisation pixel (r, c):
+    /// the detector planes weighted by their probability there (a disc is centred on
+    /// the plane where it is seen best), `None` where no plane sees it.
+    pub(crate) fn plane_at(&self, r: f64, c: f64) -> Option<f64> {
+        let (mut sw, mut sk) = (0.0, 0.0);
+        for (k, m) in &self.planes {
+            let p = bilinear(m.view(), r * self.scale, c * self.scale, Blend::Lerp).unwrap_or(0.0)
+                as f64;
+            let w = p * p;
+            sw += w;
+            sk += w * *k as f64;
+        }
+        (sw > 1e-6).then(|| sk / sw)
+    }
+}
 
 /// The disc detector's probability map on the localisation grid: the mean of its maps
 /// on the planes near the midline, which is estimated from where the band filters
@@ -196,7 +223,7 @@ pub(crate) fn detector_map(
     planes: &[Array2<f32>],
     all_responses: &[PlaneResponse],
     is_ct: bool,
-) -> Option<Array2<f32>> {
+) -> Option<DetectorMap> {
     use rayon::prelude::*;
     let net = DiscNet::embedded().ok()?;
     let strength: Vec<f64> = all_responses
@@ -207,7 +234,10 @@ pub(crate) fn detector_map(
                 .map(|m| {
                     let v: Vec<f32> = m.iter().copied().filter(|v| *v > 0.0).collect();
                     let p = percentile(&v, 99.0).unwrap_or(0.0) as f64;
-                    v.iter().filter(|x| **x as f64 >= 0.5 * p).map(|x| *x as f64).sum::<f64>()
+                    v.iter()
+                        .filter(|x| **x as f64 >= 0.5 * p)
+                        .map(|x| *x as f64)
+                        .sum::<f64>()
                 })
                 .sum::<f64>()
         })
@@ -246,11 +276,8 @@ pub(crate) fn detector_map(
     let (h, w) = planes[0].dim();
     let maps: Vec<Array2<f32>> = near
         .par_iter()
-        .filter_map(|&k| net.probabilities(&net_input(&planes[k], px, is_ct)).ok())
-        .collect();
-    if maps.is_empty() {
-        return None;
-    }
+        .map(|&k| net.probabilities(&net_input(&planes[k], px, is_ct)).ok())
+        .collect::<Option<Vec<_>>>()?;
     let f = px / NET_PIXEL_MM;
     let mut mean = Array2::<f32>::zeros((h, w));
     for m in &maps {
@@ -259,21 +286,9 @@ pub(crate) fn detector_map(
         }
     }
     mean /= maps.len() as f32;
-    if let Ok(dir) = std::env::var("FORAMEN_DEBUG_DUMP") {
-        let k = near[near.len() / 2];
-        let img = &planes[k];
-        let m = img.iter().fold(1e-6f32, |a, v| a.max(*v)).min(3.0);
-        let mut bytes = format!("P6 {w} {h} 255\n").into_bytes();
-        for ((_r, _c), v) in img.indexed_iter() {
-            let g = ((v / m).clamp(0.0, 1.0) * 255.0) as u8;
-            let p = mean[[_r, _c]];
-            bytes.extend([g.max((p * 255.0) as u8), g, g]);
-        }
-        let _ = std::fs::write(format!("{dir}/detector.ppm"), bytes);
-        let _ = std::fs::write(
-            format!("{dir}/geom.txt"),
-            format!("{:?} {:?} {:?} {}", stack.centres[k], stack.down, stack.back, px),
-        );
-    }
-    Some(mean)
+    Some(DetectorMap {
+        mean,
+        planes: near.iter().copied().zip(maps).collect(),
+        scale: f,
+    })
 }

@@ -27,7 +27,14 @@ pub(crate) fn chain_for(
     let px = stack.pixel_mm;
     let responses: Vec<&(Array2<f32>, Array2<[f32; 2]>)> =
         all_responses.iter().map(|r| r.get(contrast)).collect();
-    let (cands, weights) = contrast_candidates(stack, all_responses, contrast, params, focus_x_mm, evidence.detector)?;
+    let (cands, weights) = contrast_candidates(
+        stack,
+        all_responses,
+        contrast,
+        params,
+        focus_x_mm,
+        evidence.detector,
+    )?;
     let mut top: Vec<f64> = cands.iter().map(|c| c.response).collect();
     top.truncate(8);
     top.sort_by(f64::total_cmp);
@@ -68,8 +75,16 @@ pub(crate) fn chain_for(
     let mut picked: Vec<(Candidate, DiscContrast)> =
         chain.iter().map(|&i| (cands[i], contrast)).collect();
     let mut notes = Vec::new();
-    if evidence.detector.is_some() {
-        trim_undetected_lower_end(&mut picked, &mut notes);
+    let mut lower_end_ambiguous = false;
+    if let Some(map) = evidence.detector {
+        let dropped = trim_undetected_lower_end(&mut picked, &mut notes);
+        lower_end_ambiguous = dropped > 0 || faint_disc_below(&map.mean, &picked, px);
+        if lower_end_ambiguous {
+            notes.push(
+                "a faint disc-like band lies about one vertebra below the lowest disc: if it is the lumbosacral disc, every level name is one too high; check the lumbosacral level"
+                    .to_string(),
+            );
+        }
     } else {
         trim_non_vertebral(&mut picked, &mid_plane_image, px, &mut notes);
         refine_lumbosacral(&mut picked, evidence, &cands, contrast, &mut notes);
@@ -100,7 +115,10 @@ pub(crate) fn chain_for(
     let mut discs: Vec<Disc> = picked
         .iter()
         .map(|(cd, disc_contrast)| {
-            let k = plane_of(cd.r as usize, cd.c as usize);
+            let k = evidence
+                .detector
+                .and_then(|m| m.plane_at(cd.r, cd.c))
+                .unwrap_or_else(|| plane_of(cd.r as usize, cd.c as usize));
             let axis = add(
                 scale(stack.down, cd.normal[0]),
                 scale(stack.back, cd.normal[1]),
@@ -127,6 +145,9 @@ pub(crate) fn chain_for(
 
     let mut warnings = notes;
     let (sacrum_in_view, mut label_factor) = check_sacrum(&discs, stack, &mut warnings);
+    if lower_end_ambiguous {
+        label_factor *= LOWER_END_AMBIGUOUS_FACTOR;
+    }
     // A lowest disc found only with the opposite contrast is a plausible but unproven
     // lumbosacral disc: the whole count rests on it.
     if picked.last().is_some_and(|(_, c)| *c != contrast) {
@@ -342,9 +363,63 @@ const DETECTOR_LOWER_END_PROB: f64 = 0.45;
 
 /// Drops discs from the lower end of a detector-based chain while the detector gives
 /// them a low probability.
-fn trim_undetected_lower_end(picked: &mut Vec<(Candidate, DiscContrast)>, notes: &mut Vec<String>) {
+/// Confidence factor when the detector sees a faint disc one vertebra below the chain:
+/// the whole count from the sacrum hangs on which of the two is L5-S1.
+const LOWER_END_AMBIGUOUS_FACTOR: f64 = 0.45;
+/// Detector probability that counts as "a faint disc" below the chain.
+const FAINT_DISC_PROB: f32 = 0.08;
+
+/// Whether the detector's map holds a faint peak about one vertebra below the chain's
+/// lowest disc (0.6-1.4 of the chain's median spacing along the lowest disc's normal,
+/// within 12 mm across it): a lumbosacral disc the network was unsure of, for instance
+/// where the field of view ends just below it.
+fn faint_disc_below(prob: &Array2<f32>, picked: &[(Candidate, DiscContrast)], px: f64) -> bool {
+    let n = picked.len();
+    if n < 2 {
+        return false;
+    }
+    let mut steps: Vec<f64> = picked
+        .windows(2)
+        .map(|w| ((w[1].0.r - w[0].0.r).powi(2) + (w[1].0.c - w[0].0.c).powi(2)).sqrt())
+        .collect();
+    steps.sort_by(f64::total_cmp);
+    let step = steps[steps.len() / 2];
+    let low = &picked[n - 1].0;
+    let (h, w) = prob.dim();
+    let t = [-low.normal[1], low.normal[0]];
+    let across = 12.0 / px;
+    let mut f = 0.6;
+    while f <= 1.4 {
+        let mut s = -across;
+        while s <= across {
+            let r = low.r + f * step * low.normal[0] + s * t[0];
+            let c = low.c + f * step * low.normal[1] + s * t[1];
+            if r >= 0.0
+                && c >= 0.0
+                && (r as usize) < h
+                && (c as usize) < w
+                && prob[[r as usize, c as usize]] >= FAINT_DISC_PROB
+            {
+                return true;
+            }
+            s += 1.0;
+        }
+        f += 0.05;
+    }
+    false
+}
+
+/// Returns how many were dropped.
+fn trim_undetected_lower_end(
+    picked: &mut Vec<(Candidate, DiscContrast)>,
+    notes: &mut Vec<String>,
+) -> usize {
     let mut dropped = 0;
-    while picked.len() > 2 && picked.last().is_some_and(|(c, _)| c.response < DETECTOR_LOWER_END_PROB) {
+    while picked.len() > 2
+        && picked
+            .last()
+            .is_some_and(|(c, _)| c.response < DETECTOR_LOWER_END_PROB)
+    {
         picked.pop();
         dropped += 1;
     }
@@ -353,6 +428,7 @@ fn trim_undetected_lower_end(picked: &mut Vec<(Candidate, DiscContrast)>, notes:
             "{dropped} band(s) below the lowest disc fit the spacing but do not look like mobile discs (sacral segments or pelvic structures); not taken as discs"
         ));
     }
+    dropped
 }
 
 /// Weighted mean of the normalised planes around the midline, for profiles.

@@ -41,7 +41,13 @@ pub struct DiscNet {
     head: Conv2d,
 }
 
-fn conv(i: usize, o: usize, k: usize, dilation: usize, vb: VarBuilder) -> candle_core::Result<Conv2d> {
+fn conv(
+    i: usize,
+    o: usize,
+    k: usize,
+    dilation: usize,
+    vb: VarBuilder,
+) -> candle_core::Result<Conv2d> {
     let cfg = Conv2dConfig {
         padding: dilation * (k / 2),
         dilation,
@@ -58,12 +64,24 @@ impl DiscNet {
     pub fn new(vb: VarBuilder) -> candle_core::Result<DiscNet> {
         let [a, b, c, d] = Self::WIDTHS;
         Ok(DiscNet {
-            e1: [conv(1, a, 3, 1, vb.pp("e1a"))?, conv(a, a, 3, 1, vb.pp("e1b"))?],
-            e2: [conv(a, b, 3, 1, vb.pp("e2a"))?, conv(b, b, 3, 1, vb.pp("e2b"))?],
-            e3: [conv(b, c, 3, 1, vb.pp("e3a"))?, conv(c, c, 3, 1, vb.pp("e3b"))?],
+            e1: [
+                conv(1, a, 3, 1, vb.pp("e1a"))?,
+                conv(a, a, 3, 1, vb.pp("e1b"))?,
+            ],
+            e2: [
+                conv(a, b, 3, 1, vb.pp("e2a"))?,
+                conv(b, b, 3, 1, vb.pp("e2b"))?,
+            ],
+            e3: [
+                conv(b, c, 3, 1, vb.pp("e3a"))?,
+                conv(c, c, 3, 1, vb.pp("e3b"))?,
+            ],
             // Dilated at the coarsest scale: the context (bodies above and below, the
             // sacrum) spans 10-20 cm.
-            e4: [conv(c, d, 3, 2, vb.pp("e4a"))?, conv(d, d, 3, 4, vb.pp("e4b"))?],
+            e4: [
+                conv(c, d, 3, 2, vb.pp("e4a"))?,
+                conv(d, d, 3, 4, vb.pp("e4b"))?,
+            ],
             d3: conv(d + c, c, 3, 1, vb.pp("d3"))?,
             d2: conv(c + b, b, 3, 1, vb.pp("d2"))?,
             d1: conv(b + a, a, 3, 1, vb.pp("d1"))?,
@@ -120,7 +138,11 @@ pub fn net_input(plane: &Array2<f32>, pixel_mm: f64, is_ct: bool) -> Array2<f32>
     let r = resample(plane, pixel_mm, NET_PIXEL_MM);
     r.mapv(|v| {
         let v = if is_ct { v + 1.0 } else { v };
-        if v.is_finite() { v.clamp(0.0, 4.0) } else { 0.0 }
+        if v.is_finite() {
+            v.clamp(0.0, 4.0)
+        } else {
+            0.0
+        }
     })
 }
 

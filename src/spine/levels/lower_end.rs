@@ -87,9 +87,16 @@ pub(crate) fn refine_lumbosacral(
     let others = if is_ct {
         Vec::new()
     } else {
-        contrast_candidates(stack, all_responses, other, params, focus_x_mm, evidence.detector)
-            .map(|(c, _)| c)
-            .unwrap_or_default()
+        contrast_candidates(
+            stack,
+            all_responses,
+            other,
+            params,
+            focus_x_mm,
+            evidence.detector,
+        )
+        .map(|(c, _)| c)
+        .unwrap_or_default()
     };
     let reference = |set: &[Candidate]| median_of(set.iter().take(8).map(|c| c.response).collect());
     let (ref_own, ref_other) = (reference(own), reference(&others));

@@ -121,6 +121,26 @@ pub fn localize(
     volume: &Volume,
     expected: DiscContrast,
 ) -> Result<(SpineModel, Option<String>), LocalizeError> {
+    localize_with(volume, expected, CandidateSource::Detector)
+}
+
+/// Where disc candidates come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateSource {
+    /// The learned disc-centre detector ([`detector`]); the band filters when the
+    /// network cannot be run.
+    Detector,
+    /// Peaks of the band filters only (the method before the detector; kept as the
+    /// fallback and for comparison).
+    BandFilters,
+}
+
+/// [`localize`] with a chosen candidate source.
+pub fn localize_with(
+    volume: &Volume,
+    expected: DiscContrast,
+    source: CandidateSource,
+) -> Result<(SpineModel, Option<String>), LocalizeError> {
     let params = DiscParams::default();
     let full = canonical_stack(volume, LOCALIZATION_PIXEL_MM, RESLICE_SPACING_MM)
         .ok_or(LocalizeError::Geometry)?;
@@ -136,7 +156,10 @@ pub fn localize(
         .map(|p| disc_responses(p, px, &params))
         .collect();
     let is_ct = volume.modality == Modality::CT;
-    let detector = candidates::detector_map(&stack, &planes, &responses, is_ct);
+    let detector = match source {
+        CandidateSource::Detector => candidates::detector_map(&stack, &planes, &responses, is_ct),
+        CandidateSource::BandFilters => None,
+    };
     let evidence = Evidence {
         stack: &stack,
         all_responses: &responses,
@@ -257,7 +280,7 @@ pub(crate) struct Evidence<'a> {
     pub(crate) focus_x_mm: Option<f64>,
     /// The disc detector's probability map (localisation grid): when present, disc
     /// candidates are its peaks instead of the band filters' ([`detector`]).
-    pub(crate) detector: Option<&'a Array2<f32>>,
+    pub(crate) detector: Option<&'a candidates::DetectorMap>,
 }
 
 pub(crate) fn dist(a: Vec3, b: Vec3) -> f64 {
@@ -390,10 +413,15 @@ mod tests {
         assert!(!thin_lowest_disc(&discs, &mut Vec::new()));
     }
 
+    // The toy column is a cartoon (uniform soft tissue, blocks for bodies) that the
+    // detector was never meant to read; these two tests check the chain, naming and
+    // lower-end logic on band-filter candidates. The detector path is tested on the
+    // phantom suite (tests/levels_phantom.rs) and measured on real scans.
     #[test]
     fn names_discs_counting_up_from_the_sacrum() {
         let (v, disc_z) = toy_spine();
-        let (model, _) = localize(&v, DiscContrast::Darker).unwrap();
+        let (model, _) =
+            localize_with(&v, DiscContrast::Darker, CandidateSource::BandFilters).unwrap();
         let loc = &model.localization;
         let names: Vec<&str> = loc.discs.iter().map(|d| d.level.as_str()).collect();
         assert_eq!(
@@ -430,7 +458,8 @@ mod tests {
         // Cut the image 3 mm below the lowest disc's centre: no sacrum in view.
         let keep = (165.0 - (120.0 - 37.0 * 5.0) + 3.0) as usize;
         v.voxels = v.voxels.slice(ndarray::s![.., ..keep, ..]).to_owned();
-        let (model, _) = localize(&v, DiscContrast::Darker).unwrap();
+        let (model, _) =
+            localize_with(&v, DiscContrast::Darker, CandidateSource::BandFilters).unwrap();
         let loc = &model.localization;
         // Either the cut lumbosacral disc is found and the missing sacrum reported, or it
         // is not found and the lowest disc found is reported as not lumbosacral-looking.

@@ -77,7 +77,14 @@ pub(crate) fn chain_for(
     let mut notes = Vec::new();
     let mut lower_end_ambiguous = false;
     if let Some(map) = evidence.detector {
-        let dropped = trim_undetected_lower_end(&mut picked, &mut notes);
+        let mut dropped = trim_undetected_lower_end(&mut picked, &mut notes);
+        if drop_thin_weak_lowest(&mut picked, &mid_plane_image, px) {
+            dropped += 1;
+            notes.push(
+                "the lowest band is far thinner than the discs above and weaker to the detector: taken for the S1-S2 junction, not a mobile disc"
+                    .to_string(),
+            );
+        }
         lower_end_ambiguous = dropped > 0 || faint_disc_below(&map.mean, &picked, px);
         if lower_end_ambiguous {
             notes.push(
@@ -405,6 +412,41 @@ fn faint_disc_below(prob: &Array2<f32>, picked: &[(Candidate, DiscContrast)], px
             s += 1.0;
         }
         f += 0.05;
+    }
+    false
+}
+
+/// A lowest band both far thinner than the discs above (under 0.45 of their median
+/// height) and weaker to the detector (under 0.8 of the chain's median probability) is
+/// the fused S1-S2 junction or its vestigial disc: two independent signs. Drops it.
+fn drop_thin_weak_lowest(
+    picked: &mut Vec<(Candidate, DiscContrast)>,
+    img: &Array2<f32>,
+    px: f64,
+) -> bool {
+    let n = picked.len();
+    if n < 4 {
+        return false;
+    }
+    let height = |(c, k): &(Candidate, DiscContrast)| disc_height(img, c, px, *k);
+    let mut above: Vec<f64> = picked[n - 5.min(n - 1)..n - 1]
+        .iter()
+        .filter_map(height)
+        .collect();
+    let mut probs: Vec<f64> = picked[..n - 1].iter().map(|(c, _)| c.response).collect();
+    let Some(low_h) = height(&picked[n - 1]) else {
+        return false;
+    };
+    if above.len() < 2 {
+        return false;
+    }
+    above.sort_by(f64::total_cmp);
+    probs.sort_by(f64::total_cmp);
+    let thin = low_h < 0.45 * above[above.len() / 2];
+    let weak = picked[n - 1].0.response < 0.8 * probs[probs.len() / 2];
+    if thin && weak {
+        picked.pop();
+        return true;
     }
     false
 }

@@ -127,8 +127,8 @@ pub fn localize(
 /// Where disc candidates come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CandidateSource {
-    /// The learned disc-centre detector ([`detector`]); the band filters when the
-    /// network cannot be run.
+    /// The learned disc-centre detector ([`detector`]) on MR; the band filters on CT
+    /// and when the network cannot be run.
     Detector,
     /// Peaks of the band filters only (the method before the detector; kept as the
     /// fallback and for comparison).
@@ -156,9 +156,13 @@ pub fn localize_with(
         .map(|p| disc_responses(p, px, &params))
         .collect();
     let is_ct = volume.modality == Modality::CT;
+    // The detector learnt CT only from the phantom and has not been checked on real CT:
+    // CT keeps the band candidates (bone against disc is a strong, stable contrast).
     let detector = match source {
-        CandidateSource::Detector => candidates::detector_map(&stack, &planes, &responses, is_ct),
-        CandidateSource::BandFilters => None,
+        CandidateSource::Detector if !is_ct => {
+            candidates::detector_map(&stack, &planes, &responses, is_ct)
+        }
+        _ => None,
     };
     let evidence = Evidence {
         stack: &stack,

@@ -30,12 +30,7 @@ pub(crate) fn contrast_candidates(
             if focus_x_mm.is_some_and(|x| (stack.plane_x_mm(k) - x).abs() > FOCUS_HALF_WIDTH_MM) {
                 return 0.0;
             }
-            let v: Vec<f32> = r.iter().copied().filter(|v| *v > 0.0).collect();
-            let p = percentile(&v, 99.0).unwrap_or(0.0) as f64;
-            v.iter()
-                .filter(|x| **x as f64 >= 0.5 * p)
-                .map(|x| *x as f64)
-                .sum::<f64>()
+            band_strength(r)
         })
         .collect();
     let smax = strength.iter().fold(0.0f64, |m, v| m.max(*v));
@@ -94,6 +89,17 @@ pub(crate) fn contrast_candidates(
         return Err(LocalizeError::NoDiscs);
     }
     Ok((cands, weights))
+}
+
+/// How much strong band response a plane holds: the sum of its responses of at least
+/// half the plane's 99th percentile (planes through the vertebral bodies hold most).
+fn band_strength(resp: &Array2<f32>) -> f64 {
+    let v: Vec<f32> = resp.iter().copied().filter(|v| *v > 0.0).collect();
+    let p = percentile(&v, 99.0).unwrap_or(0.0) as f64;
+    v.iter()
+        .filter(|x| **x as f64 >= 0.5 * p)
+        .map(|x| *x as f64)
+        .sum()
 }
 
 /// Middle of the stretch along the band (perpendicular to `normal`) through `p` where
@@ -228,19 +234,7 @@ pub(crate) fn detector_map(
     let net = DiscNet::embedded().ok()?;
     let strength: Vec<f64> = all_responses
         .iter()
-        .map(|r| {
-            [&r.darker.0, &r.brighter.0]
-                .iter()
-                .map(|m| {
-                    let v: Vec<f32> = m.iter().copied().filter(|v| *v > 0.0).collect();
-                    let p = percentile(&v, 99.0).unwrap_or(0.0) as f64;
-                    v.iter()
-                        .filter(|x| **x as f64 >= 0.5 * p)
-                        .map(|x| *x as f64)
-                        .sum::<f64>()
-                })
-                .sum::<f64>()
-        })
+        .map(|r| band_strength(&r.darker.0) + band_strength(&r.brighter.0))
         .collect();
     let smax = strength.iter().fold(0.0f64, |m, v| m.max(*v));
     if smax <= 0.0 || planes.is_empty() {

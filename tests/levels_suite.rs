@@ -18,21 +18,21 @@ fn phantom_suite_levels_do_not_regress() {
     eprintln!("{report}");
     assert_eq!(s.normal_cases, 20, "{report}");
     assert_eq!(s.transitional_cases, 4, "{report}");
-    // Measured when set: 17/20 cases and 85/100 discs right, 0/4 transitional warned,
-    // 8 wrong discs with confidence >= 0.5 and no warning.
+    // Measured when set (fourth session on issue 17): 19/20 cases and 95/100 discs
+    // right, 0/4 transitional warned, 3 wrong discs with confidence >= 0.5 and no warning.
     assert!(
-        s.all_right >= 17,
-        "cases with every disc right {} < 17\n{report}",
+        s.all_right >= 19,
+        "cases with every disc right {} < 19\n{report}",
         s.all_right
     );
     assert!(
-        s.discs_right >= 85,
-        "discs right {} < 85\n{report}",
+        s.discs_right >= 95,
+        "discs right {} < 95\n{report}",
         s.discs_right
     );
     assert!(
-        s.silent_wrong <= 8,
-        "silent wrong discs {} > 8\n{report}",
+        s.silent_wrong <= 3,
+        "silent wrong discs {} > 3\n{report}",
         s.silent_wrong
     );
 }

@@ -131,11 +131,18 @@ pub fn evaluate_levels(cases: usize, first: u64, verbose: bool) -> LevelsSummary
                     t.level, c[0], c[1], c[2]
                 ));
             }
+            for r in &case.truth.anatomy.sacral_remnants {
+                let c = r.center_mm;
+                s.lines.push(format!(
+                    "    remnant {:5} x {:6.1} y {:6.1} z {:6.1}",
+                    r.junction, c[0], c[1], c[2]
+                ));
+            }
             for d in &loc.discs {
                 let c = d.center_mm;
                 s.lines.push(format!(
-                    "    found {:7} x {:6.1} y {:6.1} z {:6.1} tilt {:5.1} conf {:.2}",
-                    d.level, c[0], c[1], c[2], d.tilt_deg, d.confidence
+                    "    found {:7} x {:6.1} y {:6.1} z {:6.1} tilt {:5.1} conf {:.2} height {:?}",
+                    d.level, c[0], c[1], c[2], d.tilt_deg, d.confidence, d.height_mm
                 ));
             }
         }

@@ -78,23 +78,44 @@ pub(crate) fn chain_for(
     let mut lower_end_ambiguous = false;
     if let Some(map) = evidence.detector {
         let mut dropped = trim_undetected_lower_end(&mut picked, &mut notes);
-        if drop_thin_weak_lowest(&mut picked, &mid_plane_image, px) {
-            dropped += 1;
-            notes.push(
-                "the lowest band is far thinner than the discs above and weaker to the detector: taken for the S1-S2 junction, not a mobile disc"
-                    .to_string(),
-            );
+        let mut lowest_doubtful = false;
+        match judge_lowest_band(&picked, &mid_plane_image, px) {
+            LowestBand::SacralJunction => {
+                picked.pop();
+                dropped += 1;
+                notes.push(
+                    "the lowest band is far thinner than the discs above and weaker to the detector: taken for the S1-S2 junction, not a mobile disc"
+                        .to_string(),
+                );
+            }
+            LowestBand::Doubtful => {
+                lowest_doubtful = true;
+                notes.push(
+                    "the lowest disc is thinner than the discs above and fainter to the detector: it may be a vestigial S1-S2 disc below the real L5-S1, which would make every level name one too low; check the lumbosacral level"
+                        .to_string(),
+                );
+            }
+            LowestBand::Disc => {}
         }
-        lower_end_ambiguous = dropped > 0 || faint_disc_below(&map.mean, &picked, px);
-        if lower_end_ambiguous {
-            notes.push(
-                "a faint disc-like band lies about one vertebra below the lowest disc: if it is the lumbosacral disc, every level name is one too high; check the lumbosacral level"
-                    .to_string(),
-            );
+        let faint = band_below(&map.mean, &picked, px, FAINT_DISC_PROB);
+        if faint || dropped > 0 {
+            notes.push(FAINT_BELOW_NOTE.to_string());
         }
+        lower_end_ambiguous = dropped > 0 || lowest_doubtful || faint;
     } else {
         trim_non_vertebral(&mut picked, &mid_plane_image, px, &mut notes);
         refine_lumbosacral(&mut picked, evidence, &cands, contrast, &mut notes);
+        // The same question on the band filters' own response: a weak band one vertebra
+        // below the chain is a narrowed lumbosacral disc as often as a sacral junction.
+        let planes_of_contrast: Vec<Array2<f32>> = responses.iter().map(|r| r.0.clone()).collect();
+        let map = midline_image(&planes_of_contrast, &weights);
+        let mut chain_resp: Vec<f64> = picked.iter().map(|(c, _)| c.response).collect();
+        chain_resp.sort_by(f64::total_cmp);
+        let threshold = (BAND_BELOW_FRACTION * chain_resp[chain_resp.len() / 2]) as f32;
+        if band_below(&map, &picked, px, threshold) {
+            notes.push(FAINT_BELOW_NOTE.to_string());
+            lower_end_ambiguous = true;
+        }
     }
 
     // Midline: response-weighted plane position of the chain's discs.
@@ -368,19 +389,28 @@ fn trim_non_vertebral(
 /// which the detector (trained to mark mobile discs only) scores low.
 const DETECTOR_LOWER_END_PROB: f64 = 0.45;
 
-/// Drops discs from the lower end of a detector-based chain while the detector gives
-/// them a low probability.
 /// Confidence factor when the detector sees a faint disc one vertebra below the chain:
 /// the whole count from the sacrum hangs on which of the two is L5-S1.
 const LOWER_END_AMBIGUOUS_FACTOR: f64 = 0.45;
 /// Detector probability that counts as "a faint disc" below the chain.
 const FAINT_DISC_PROB: f32 = 0.08;
+/// On the band filters' response (CT), a band below the chain counts from this fraction
+/// of the chain's median response: on the phantom suite it separates the CT chains that
+/// stop one disc short (all warned at 0.55) from most right ones (9 of 16 unwarned).
+const BAND_BELOW_FRACTION: f64 = 0.55;
+const FAINT_BELOW_NOTE: &str = "a faint disc-like band lies about one vertebra below the lowest disc: if it is the lumbosacral disc, every level name is one too high; check the lumbosacral level";
 
-/// Whether the detector's map holds a faint peak about one vertebra below the chain's
-/// lowest disc (0.6-1.4 of the chain's median spacing along the lowest disc's normal,
-/// within 12 mm across it): a lumbosacral disc the network was unsure of, for instance
-/// where the field of view ends just below it.
-fn faint_disc_below(prob: &Array2<f32>, picked: &[(Candidate, DiscContrast)], px: f64) -> bool {
+/// Whether `map` (the detector's probability, or the band filters' response) reaches
+/// `threshold` about one vertebra below the chain's lowest disc (0.6-1.4 of the chain's
+/// median spacing along the lowest disc's normal, within 12 mm across it): a lumbosacral
+/// disc the chain did not take, for instance a narrowed one or one where the field of
+/// view ends just below it.
+fn band_below(
+    map: &Array2<f32>,
+    picked: &[(Candidate, DiscContrast)],
+    px: f64,
+    threshold: f32,
+) -> bool {
     let n = picked.len();
     if n < 2 {
         return false;
@@ -392,7 +422,7 @@ fn faint_disc_below(prob: &Array2<f32>, picked: &[(Candidate, DiscContrast)], px
     steps.sort_by(f64::total_cmp);
     let step = steps[steps.len() / 2];
     let low = &picked[n - 1].0;
-    let (h, w) = prob.dim();
+    let (h, w) = map.dim();
     let t = [-low.normal[1], low.normal[0]];
     let across = 12.0 / px;
     let mut f = 0.6;
@@ -405,7 +435,7 @@ fn faint_disc_below(prob: &Array2<f32>, picked: &[(Candidate, DiscContrast)], px
                 && c >= 0.0
                 && (r as usize) < h
                 && (c as usize) < w
-                && prob[[r as usize, c as usize]] >= FAINT_DISC_PROB
+                && map[[r as usize, c as usize]] >= threshold
             {
                 return true;
             }
@@ -416,17 +446,27 @@ fn faint_disc_below(prob: &Array2<f32>, picked: &[(Candidate, DiscContrast)], px
     false
 }
 
-/// A lowest band both far thinner than the discs above (under 0.45 of their median
-/// height) and weaker to the detector (under 0.8 of the chain's median probability) is
-/// the fused S1-S2 junction or its vestigial disc: two independent signs. Drops it.
-fn drop_thin_weak_lowest(
-    picked: &mut Vec<(Candidate, DiscContrast)>,
+/// What the lowest band of a detector-based chain looks like next to the discs above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LowestBand {
+    /// Far thinner (under 0.45 of the median height above) and weaker to the detector
+    /// (under 0.8 of the chain's median probability): the fused S1-S2 junction or its
+    /// vestigial disc, two independent signs.
+    SacralJunction,
+    /// Thinner (under 0.8) and weaker: a vestigial S1-S2 disc and a degenerated L5-S1
+    /// both look like this, so the name of every level hangs on it.
+    Doubtful,
+    Disc,
+}
+
+fn judge_lowest_band(
+    picked: &[(Candidate, DiscContrast)],
     img: &Array2<f32>,
     px: f64,
-) -> bool {
+) -> LowestBand {
     let n = picked.len();
     if n < 4 {
-        return false;
+        return LowestBand::Disc;
     }
     let height = |(c, k): &(Candidate, DiscContrast)| disc_height(img, c, px, *k);
     let mut above: Vec<f64> = picked[n - 5.min(n - 1)..n - 1]
@@ -435,23 +475,24 @@ fn drop_thin_weak_lowest(
         .collect();
     let mut probs: Vec<f64> = picked[..n - 1].iter().map(|(c, _)| c.response).collect();
     let Some(low_h) = height(&picked[n - 1]) else {
-        return false;
+        return LowestBand::Disc;
     };
     if above.len() < 2 {
-        return false;
+        return LowestBand::Disc;
     }
     above.sort_by(f64::total_cmp);
     probs.sort_by(f64::total_cmp);
-    let thin = low_h < 0.45 * above[above.len() / 2];
+    let rel_h = low_h / above[above.len() / 2];
     let weak = picked[n - 1].0.response < 0.8 * probs[probs.len() / 2];
-    if thin && weak {
-        picked.pop();
-        return true;
+    match (weak, rel_h) {
+        (true, r) if r < 0.45 => LowestBand::SacralJunction,
+        (true, r) if r < 0.8 => LowestBand::Doubtful,
+        _ => LowestBand::Disc,
     }
-    false
 }
 
-/// Returns how many were dropped.
+/// Drops discs from the lower end of a detector-based chain while the detector gives
+/// them a low probability. Returns how many were dropped.
 fn trim_undetected_lower_end(
     picked: &mut Vec<(Candidate, DiscContrast)>,
     notes: &mut Vec<String>,

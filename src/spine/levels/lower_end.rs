@@ -183,7 +183,7 @@ pub(crate) fn check_sacrum(
         .fold(f64::MIN, f64::max);
     if in_view && tilt < 12.0 {
         warnings.push(format!(
-            "the lowest disc is nearly horizontal ({tilt:.0}°), unlike a lumbosacral disc: the sacrum may not have been recognised; labels uncertain"
+            "the lowest disc is nearly horizontal ({tilt:.0}°), unlike a lumbosacral disc: no sacrum recognised in the field of view; level names assume this disc is L5-S1 and are uncertain"
         ));
         factor = factor.min(0.5);
     } else if in_view && tilt + 3.0 < max_other {

@@ -278,7 +278,9 @@ fn masks_and_thresholds_files() {
             let expect = matches!(g, "mild" | "moderate" | "severe");
             assert_eq!(l["flagged"].as_bool().unwrap(), expect, "{l}");
         }
-        // The mask file decodes, and each plane's mask matches its reported area.
+        // The mask file decodes, and each plane's mask is the raster of the ray polygon
+        // whose (sub-pixel) area is reported: they differ by at most the pixels cut by
+        // the outline (about half a pixel along the perimeter), here 15 % or 5 mm².
         let file = out.join(s["mask_file"].as_str().unwrap());
         let masks: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
         assert_eq!(masks["schema"], "foramen.masks/1");
@@ -295,7 +297,11 @@ fn masks_and_thresholds_files() {
                 let inside: u64 = runs.iter().skip(1).step_by(2).sum();
                 let px = p["pixel_mm"].as_f64().unwrap();
                 let area = p["area_mm2"].as_f64().unwrap();
-                assert!((inside as f64 * px * px - area).abs() < 1e-6 * area.max(1.0));
+                let raster = inside as f64 * px * px;
+                assert!(
+                    (raster - area).abs() <= (0.15 * area).max(5.0),
+                    "mask {raster:.1} mm² vs polygon {area:.1} mm²"
+                );
                 checked += 1;
             }
         }

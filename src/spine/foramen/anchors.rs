@@ -41,64 +41,45 @@ pub(super) fn marrow_level(v: &Volume, disc: &Disc, s: f64) -> Option<f32> {
     }
 }
 
-/// Column of the posterior wall of the disc and bodies on every row of a level's plane
-/// (smoothed, foramen-bright image, pixel `px`, disc spacing `s`, disc row `i0`; the
-/// ROI's column 0 is the disc centre). On each row the wall is the first strong
-/// intensity step (at least half the row's strongest) 0.35-0.8 `s` behind the disc
-/// centre (the disc or body margin against the foramen, whatever the sign of the step);
-/// the rows crossing the disc give the level's wall `w0` (median), and a row whose step
-/// lies more than 3 mm from `w0` (a pedicle row: the body runs on into the pedicle) takes
-/// `w0`. Median over 5 rows.
+/// Column of the posterior wall of the disc on every row of a level's plane (smoothed,
+/// foramen-bright image, pixel `px`, disc spacing `s`, disc row `i0`; the ROI's column 0
+/// is the disc centre). On the rows crossing the disc (±0.1 `S`), walking back from
+/// 0.25 `S` behind the disc centre, the wall is where the image leaves the disc's own
+/// level (median at 0.1-0.25 `S`) by more than a quarter of the plane's range for
+/// 1 mm: the annulus, or the fat or bone behind the disc, whatever their signal. It errs
+/// forward (a dark annulus inside a bright T2 disc), which only lets rays run further
+/// before the disc stops them. Rows away from the disc take the median of the disc rows
+/// (the bodies' walls are in line with the disc's).
 pub(super) fn posterior_wall(sm: &Array2<f32>, px: f64, s: f64, i0: f64) -> Vec<f64> {
     let (h, w) = sm.dim();
-    let k = ((1.0 / px).round() as usize).max(1);
-    let c0 = ((0.35 * s / px) as usize).max(k);
-    let c1 = ((0.8 * s / px) as usize).min(w.saturating_sub(k + 1));
-    let found: Vec<Option<f64>> = (0..h)
-        .map(|i| {
-            if c0 > c1 {
-                return None;
-            }
-            let g: Vec<f32> = (c0..=c1)
-                .map(|j| (sm[[i, j + k]] - sm[[i, j - k]]).abs())
-                .collect();
-            if g.iter().any(|x| !x.is_finite()) {
-                return None;
-            }
-            let max = g.iter().copied().fold(0.0f32, f32::max);
-            if max <= 0.0 {
-                return None;
-            }
-            let first = g.iter().position(|&x| x >= 0.5 * max)?;
-            // The top of that step.
-            let mut j = first;
-            while j + 1 < g.len() && g[j + 1] >= g[j] {
-                j += 1;
-            }
-            Some((c0 + j) as f64)
-        })
-        .collect();
-    let band = (0.15 * s / px).max(2.0);
-    let mut near: Vec<f64> = found
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| (*i as f64 - i0).abs() <= band)
-        .filter_map(|(_, f)| *f)
-        .collect();
-    near.sort_by(f64::total_cmp);
-    let w0 = near.get(near.len() / 2).copied().unwrap_or(0.5 * s / px);
-    let tol = 3.0 / px;
-    let raw: Vec<f64> = found
-        .iter()
-        .map(|f| f.filter(|x| (x - w0).abs() <= tol).unwrap_or(w0))
-        .collect();
-    (0..h)
-        .map(|i| {
-            let mut win: Vec<f64> = raw[i.saturating_sub(2)..(i + 3).min(h)].to_vec();
-            win.sort_by(f64::total_cmp);
-            win[win.len() / 2]
-        })
-        .collect()
+    let fallback = vec![0.25 * s / px; h];
+    let finite: Vec<f32> = sm.iter().copied().filter(|x| x.is_finite()).collect();
+    let (Some(lo), Some(hi)) = (percentile(&finite, 5.0), percentile(&finite, 95.0)) else {
+        return fallback;
+    };
+    let thr = 0.25 * (hi - lo);
+    let band = ((0.1 * s / px).round() as i64).max(1);
+    let run = ((1.0 / px).round() as usize).max(1);
+    let (d0, d1) = ((0.1 * s / px) as usize, (0.25 * s / px) as usize);
+    let mut walls = Vec::new();
+    for i in (i0.round() as i64 - band)..=(i0.round() as i64 + band) {
+        if i < 0 || i >= h as i64 || d1 >= w {
+            continue;
+        }
+        let row: Vec<f32> = (0..w).map(|j| sm[[i as usize, j]]).collect();
+        let Some(disc) = percentile(&row[d0..=d1], 50.0) else {
+            continue;
+        };
+        let off = |j: usize| row[j].is_finite() && (row[j] - disc).abs() > thr;
+        if let Some(j) = (d1..w.saturating_sub(run)).find(|&j| (j..j + run).all(off)) {
+            walls.push(j as f64);
+        }
+    }
+    walls.sort_by(f64::total_cmp);
+    match walls.get(walls.len() / 2) {
+        Some(&w0) => vec![w0; h],
+        None => fallback,
+    }
 }
 
 #[cfg(test)]
@@ -106,20 +87,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_wall_is_the_disc_margin_and_pedicle_rows_keep_the_level_wall() {
-        // s = 40 mm, 1 mm pixels: disc (300) up to column 20 on rows 15..25, fat (1000)
-        // behind it; rows above 15 are "pedicle": marrow (600) running on to column 30.
-        let img = Array2::from_shape_fn((40, 44), |(i, j)| match (i, j) {
-            (15..=25, 0..20) => 300.0,
-            (15..=25, _) => 1000.0,
-            (_, 0..30) => 600.0,
-            _ => 1000.0,
-        });
-        let wall = posterior_wall(&img, 1.0, 40.0, 20.0);
-        // Step between columns 19 and 20, seen from j ± 1: columns 19 and 20 equal;
-        // the first maximum is 19.
-        assert!((wall[20] - 19.0).abs() <= 1.0, "{}", wall[20]);
-        // Pedicle rows: their step (29-30) is > 3 mm from the disc's: the level wall.
-        assert!((wall[5] - wall[20]).abs() <= 1.0, "{}", wall[5]);
+    fn the_wall_is_where_the_disc_ends_whatever_the_signal_behind_it() {
+        // s = 40 mm, 1 mm pixels, disc row 20: disc (300) up to column 20 on rows
+        // 15..25, then fat (1000) or (another plane) bone (50); marrow (600) elsewhere.
+        for behind in [1000.0f32, 50.0] {
+            let img = Array2::from_shape_fn((40, 44), |(i, j)| match (i, j) {
+                (15..=25, 0..20) => 300.0,
+                (15..=25, _) => behind,
+                _ => 600.0,
+            });
+            let wall = posterior_wall(&img, 1.0, 40.0, 20.0);
+            assert_eq!(wall.len(), 40);
+            assert!(wall.iter().all(|&w| w == 20.0), "{:?}", &wall[..3]);
+        }
+        // No disc contrast at all: the fallback 0.25 S.
+        let flat = Array2::from_elem((40, 44), 500.0f32);
+        assert_eq!(posterior_wall(&flat, 1.0, 40.0, 20.0)[0], 10.0);
     }
 }

@@ -139,6 +139,14 @@ const SEED_UP: (f64, f64) = (3.0, 7.0);
 const WALL_MARGIN: f64 = 2.0;
 /// Smoothing of the plane before the rays (σ, mm).
 const SMOOTH_MM: f64 = 0.7;
+/// The minimum is taken over this many of the most medial closed planes.
+const MEDIAL_PLANES: usize = 2;
+/// The most medial closed plane is left out of the minimum when its area is under this
+/// fraction of the next plane's: it straddles the medial pedicle margin (partial volume
+/// of the pedicle), not the foramen.
+const PARTIAL: f64 = 0.7;
+/// Planes at most this far apart (mm) share their ray radii (3-plane median).
+const THIN_MM: f64 = 2.0;
 /// A closed ring smaller than this (mm²) is noise, not a foramen.
 const MIN_AREA_MM2: f64 = 15.0;
 /// Neighbouring planes disagree when the area jumps by more than this fraction.
@@ -326,11 +334,12 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
-/// Median of the entries `i - 1..=i + 1` of `v` (clamped at the ends).
+/// Median of `v[i - 1], v[i], v[i + 1]`, the ends repeated beyond the ends (so an end
+/// entry keeps its own value unless both others agree against it).
 fn median3<T: Copy>(v: &[T], i: usize, f: impl Fn(T) -> f64) -> f64 {
-    let lo = i.saturating_sub(1);
-    let hi = (i + 2).min(v.len());
-    median(v[lo..hi].iter().map(|&x| f(x)).collect()).unwrap_or(f64::NAN)
+    let n = v.len();
+    let w = [f(v[i.saturating_sub(1)]), f(v[i]), f(v[(i + 1).min(n - 1)])];
+    median(w.to_vec()).unwrap_or(w[1])
 }
 
 fn measure_one(
@@ -404,11 +413,18 @@ fn measure_one(
         .iter()
         .map(|r| rays::circular_median(&r.radii, 5))
         .collect();
+    // Across planes only where they are close (≤ 2 mm): a foramen's outline changes
+    // little over that distance, but much across thick slices.
+    let thin = prep
+        .windows(2)
+        .all(|w| (w[1].plane.position_mm - w[0].plane.position_mm).abs() <= THIN_MM);
     let mut slices: Vec<SliceResult> = Vec::with_capacity(prep.len());
     for (i, p) in prep.into_iter().enumerate() {
-        let mut radii = [0.0; NRAY];
-        for (k, r) in radii.iter_mut().enumerate() {
-            *r = median3(&circ, i, |c| c[k]);
+        let mut radii = circ[i];
+        if thin {
+            for (k, r) in radii.iter_mut().enumerate() {
+                *r = median3(&circ, i, |c| c[k]);
+            }
         }
         let seg = rays::finish(
             &p.smooth,
@@ -448,24 +464,20 @@ fn measure_one(
     let closed = best.1 > best.0;
     let (kept, min_area, open_frac) = if closed {
         let run: Vec<SliceResult> = slices.drain(best.0..best.1).collect();
-        // The true area changes smoothly across planes: the minimum is taken on the
-        // 3-plane median of the profile (a minimum over noisy planes is biased low).
-        let areas: Vec<f64> = run.iter().map(|r| r.seg.area_mm2).collect();
-        let smooth: Vec<f64> = (0..areas.len())
-            .map(|i| {
-                if areas.len() >= 3 {
-                    median3(&areas, i, |a| a)
-                } else {
-                    areas[i]
-                }
-            })
-            .collect();
-        let (k, a) = smooth
+        // The reading protocol's plane: the smallest area of the most medial closed
+        // plane and the next one (docs/reference-protocol.md). The lateral end of the
+        // run is not used: a plane beyond the lateral pedicle margin can close on the
+        // transverse process or psoas, and the fat narrows there.
+        let skip =
+            usize::from(run.len() >= 2 && run[0].seg.area_mm2 < PARTIAL * run[1].seg.area_mm2);
+        let (k, a) = run
             .iter()
-            .copied()
             .enumerate()
+            .skip(skip)
+            .take(MEDIAL_PLANES)
+            .map(|(k, r)| (k, r.seg.area_mm2))
             .min_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or((0, areas[0]));
+            .unwrap_or((0, run[0].seg.area_mm2));
         let of = 1.0 - run[k].seg.score;
         (run_with_min(run, k), a, of)
     } else {

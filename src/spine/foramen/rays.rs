@@ -104,13 +104,52 @@ fn first_run(below: &[bool], n: usize, frac: f64, nmax: usize) -> Option<usize> 
         .find(|&i| below[i] && (cs[i + n] - cs[i]) as f64 >= frac * n as f64)
 }
 
+/// Stop (a) at `i` may begin with grey tissue (a root, a vessel) followed by a thin
+/// layer of fat (≥ 0.5 mm) and then the bone: the stop moves to the start of the last
+/// stretch below `T` within half a run that still satisfies the run test, so that the
+/// grey tissue with fat beyond it stays inside.
+fn past_gaps(below: &[bool], i: usize, n: usize) -> usize {
+    let gap = (0.5 / STEP).round() as usize;
+    let mut best = i;
+    let end = (i + n / 2).min(below.len().saturating_sub(n));
+    for j in (i + 1)..end {
+        let starts = below[j] && j >= gap && below[j - gap..j].iter().all(|&b| !b);
+        if starts {
+            let k = below[j..j + n].iter().filter(|&&b| b).count();
+            if k as f64 >= 0.75 * n as f64 {
+                best = j;
+            }
+        }
+    }
+    best
+}
+
+/// Stop (b): the first dark line (below `Td` for `DARK_RUN`) that is not a small dark
+/// body inside the fat (a vessel, a flow void): fat (above `t`) must not fill most of
+/// the 2 mm beyond the line's end.
+fn first_dark_line(below: &[bool], v: &[f32], t: f32, nmax: usize) -> Option<usize> {
+    let n = ((DARK_RUN / STEP).round() as usize).max(1);
+    let after = (2.0 / STEP).round() as usize;
+    let mut from = 1;
+    while from < nmax {
+        let i = from + first_run(&below[from..], n, 1.0, nmax - from)?;
+        let end = (i..below.len()).find(|&k| !below[k]).unwrap_or(below.len());
+        let tail = &v[end.min(v.len())..(end + after).min(v.len())];
+        let fat = tail.iter().filter(|&&x| x >= t && x.is_finite()).count();
+        if tail.is_empty() || 2 * fat < tail.len() {
+            return Some(i);
+        }
+        from = end.max(i + 1);
+    }
+    None
+}
+
 /// Casts the rays on the smoothed plane `img` (pixel `px` mm) from `seed` (row, column).
 /// `wall[i]` is the column of the posterior wall of the disc/bodies on row `i` (a ray
 /// stops where it passes in front of it); rows outside `wall` use its nearest entry.
 pub fn cast(img: &Array2<f32>, px: f64, seed: (f64, f64), a: &Anchors, wall: &[f64]) -> Rays {
     let t = a.t();
     let td = a.td();
-    let edge_b = 0.5 * (a.fat + a.dark);
     let back = (1.0 / STEP).round() as usize;
     let ns = ((RMAX + RUN) / STEP).round() as usize + 1;
     let nmax = (RMAX / STEP).round() as usize;
@@ -137,25 +176,28 @@ pub fn cast(img: &Array2<f32>, px: f64, seed: (f64, f64), a: &Anchors, wall: &[f
             .collect();
         let below_a: Vec<bool> = v.iter().zip(&pre).map(|(&x, &p)| x < t && !p).collect();
         let below_b: Vec<bool> = v.iter().zip(&pre).map(|(&x, &p)| x < td && !p).collect();
-        let ia = first_run(&below_a, (RUN / STEP).round() as usize, 0.75, nmax);
-        let ib = first_run(&below_b, (DARK_RUN / STEP).round() as usize, 1.0, nmax);
+        let nrun = (RUN / STEP).round() as usize;
+        let ia = first_run(&below_a, nrun, 0.75, nmax).map(|i| past_gaps(&below_a, i, nrun));
+        let ib = first_dark_line(&below_b, &v, t, nmax);
         let look = (LOOK / STEP).round() as usize;
         let (idx, thr) = match (ia, ib) {
-            (Some(ia), Some(ib)) if ib <= ia + look => (Some(ib), edge_b),
-            (None, Some(ib)) => (Some(ib), edge_b),
+            (Some(ia), Some(ib)) if ib <= ia + look => (Some(ib), td),
+            (None, Some(ib)) => (Some(ib), td),
             (ia, _) => (ia, t),
         };
         if let Some(i) = idx {
-            // The edge of a dark line against fat is its half level, up to 1 mm before
-            // the point where the line fell below `Td`; against grey tissue, `Td`.
-            let (i, thr) = if thr == edge_b {
-                (i.saturating_sub(back).max(1)..=i)
-                    .rev()
-                    .find(|&j| v[j - 1] >= edge_b && v[j] < edge_b)
-                    .map_or((i, td), |j| (j, edge_b))
-            } else {
-                (i, thr)
-            };
+            // The edge is the half level between fat and the darkest tissue just beyond
+            // the stop (cortex: well below `T`; marrow alone: `T` itself), looked for
+            // from 1 mm before to 1.5 mm after the stop; grey tissue inside (no sample
+            // above that level there) keeps the threshold crossing.
+            let beyond = v[i..(i + look + 1).min(ns)]
+                .iter()
+                .copied()
+                .fold(f32::INFINITY, f32::min);
+            let edge = (0.5 * (a.fat + beyond)).min(t);
+            let (i, thr) = (i.saturating_sub(back).max(1)..(i + look).min(ns))
+                .find(|&j| v[j - 1] >= edge && v[j] < edge)
+                .map_or((i, thr), |j| (j, edge));
             let (v0, v1) = (v[i - 1], v[i]);
             let f = if v0 >= thr {
                 ((v0 - thr) / (v0 - v1).max(1e-6)).clamp(0.0, 1.0)
@@ -501,6 +543,25 @@ mod tests {
         let front = NRAY / 2;
         assert!(!rays.open[front] && (rays.radii[front] - 5.0).abs() <= 0.25);
         assert!(rays.open[0]);
+    }
+
+    #[test]
+    fn grey_tissue_with_fat_beyond_it_stays_inside() {
+        // Along a ray (0.25 mm samples): 2 mm root, 1 mm fat, then bone: the stop is at
+        // the bone (sample 12), not at the root (sample 0) although both pass the run
+        // test; without the fat layer it stays at the first.
+        let mut below = vec![true; 8];
+        below.extend([false; 4]);
+        below.extend([true; 60]);
+        let n = (RUN / STEP).round() as usize;
+        assert_eq!(first_run(&below, n, 0.75, 60), Some(1));
+        assert_eq!(past_gaps(&below, 1, n), 12);
+        let solid = vec![true; 72];
+        assert_eq!(past_gaps(&solid, 1, n), 1);
+        // A single bright sample (noise) is not a fat layer.
+        let mut speck = vec![true; 72];
+        speck[6] = false;
+        assert_eq!(past_gaps(&speck, 1, n), 1);
     }
 
     #[test]

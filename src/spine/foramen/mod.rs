@@ -145,6 +145,10 @@ const MEDIAL_PLANES: usize = 2;
 /// fraction of the next plane's: it straddles the medial pedicle margin (partial volume
 /// of the pedicle), not the foramen.
 const PARTIAL: f64 = 0.7;
+/// Fat level: this percentile of the smoothed plane within 6 mm of the seed (the root
+/// and boundary take up less than half of that disk; a higher percentile is biased
+/// upward by noise and by brighter CSF or disc on T2).
+const FAT_PERCENTILE: f64 = 75.0;
 /// Planes at most this far apart (mm) share their ray radii (3-plane median).
 const THIN_MM: f64 = 2.0;
 /// A closed ring smaller than this (mm²) is noise, not a foramen.
@@ -369,7 +373,7 @@ fn measure_one(
     for (i, p) in prep.iter_mut().enumerate() {
         p.seed = (median3(&seeds, i, |x| x.0), median3(&seeds, i, |x| x.1));
     }
-    // Anchors: fat = 90th percentile within 6 mm of the seeds, darkest tissue = 5th
+    // Anchors: fat = upper quartile within 6 mm of the seeds, darkest tissue = 5th
     // percentile of the planes, marrow from the bodies (medians over planes).
     let fat = median(
         prep.iter()
@@ -384,7 +388,7 @@ fn measure_one(
                     })
                     .map(|(i, j)| p.smooth[[i, j]])
                     .collect();
-                percentile(&vals, 90.0).map(f64::from)
+                percentile(&vals, FAT_PERCENTILE).map(f64::from)
             })
             .collect(),
     );

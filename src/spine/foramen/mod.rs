@@ -4,10 +4,12 @@
 //! the midline where the pedicles lie are resampled in a frame aligned with the disc
 //! ([`roi`]), and the foramen is segmented on each by rays cast from the root and
 //! stopped by bone, cortex and the posterior wall of the disc ([`rays`]; intensity
-//! anchors and the wall from [`anchors`]). Seeds and radii are median-filtered across
-//! neighbouring planes. The planes that pass through the foramen are the longest run
-//! of planes whose ring is closed, above and below by the pedicles: medial to them the
-//! fat opens into the canal, lateral to them into the paraspinal space. Measurements follow
+//! anchors and the wall from `anchors`). Seeds (and, on thin planes, ray radii) are
+//! median-filtered across neighbouring planes. The planes that pass through the foramen
+//! are the longest run of planes whose ring is closed, above and below by the pedicles:
+//! medial to them the fat opens into the canal, lateral to them into the paraspinal
+//! space; the minimum is read on the most medial of them, as the reference protocol
+//! does. Measurements follow
 //! shared/domain.md: the per-plane area profile, the minimum area, and on the
 //! minimum-area plane the height, the width at the disc mid-plane, the posterior disc
 //! height, the fat fraction and the directions of perineural fat obliteration.

@@ -13,22 +13,27 @@ fn phantom_foramen_accuracy_does_not_regress() {
     let report = s.report();
     eprintln!("{report}");
     assert_eq!(s.total, 80, "{report}");
-    // Measured when set: 70/80 found, 53/80 areas within tolerance, median area error
-    // 3.0 %, heights 55/70 within 1.5 mm, grades 49/80.
-    assert!(s.found >= 68, "found {} < 68\n{report}", s.found);
+    // Measured when set (threshold-sweep segmentation): 70/80 found, 53/80 areas within
+    // tolerance, median area error 3.0 %, heights 55/70, grades 49/80. The bone-bounded
+    // ray segmentation of issue 18 (real scans: 7 % -> 98 % of reference foramina found)
+    // measures the phantom worse: 78/80 found, 35/80 areas, 11.5 %, heights 46/78,
+    // grades 41/80 (docs/validation.md, "#18: bone-bounded ray segmentation in Rust").
+    // The floors were lowered to just under those figures, deliberately: a regression
+    // from here still trips them.
+    assert!(s.found >= 76, "found {} < 76\n{report}", s.found);
     assert!(
-        s.area_ok >= 51,
-        "areas within tolerance {} < 51\n{report}",
+        s.area_ok >= 32,
+        "areas within tolerance {} < 32\n{report}",
         s.area_ok
     );
     assert!(
-        s.median_abs_area_error < 0.045,
-        "median area error {:.1}% >= 4.5%\n{report}",
+        s.median_abs_area_error < 0.13,
+        "median area error {:.1}% >= 13%\n{report}",
         100.0 * s.median_abs_area_error
     );
     assert!(
-        s.height_ok * 100 >= s.height_n * 75,
-        "heights within 1.5 mm under 75%\n{report}"
+        s.height_ok * 100 >= s.height_n * 55,
+        "heights within 1.5 mm under 55%\n{report}"
     );
-    assert!(s.grade_ok >= 47, "grades {} < 47\n{report}", s.grade_ok);
+    assert!(s.grade_ok >= 38, "grades {} < 38\n{report}", s.grade_ok);
 }

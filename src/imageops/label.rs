@@ -16,10 +16,10 @@ pub struct ComponentStats {
 
 /// Connected-component labelling: the 4-connected components of the pixels where
 /// `inside(i, j)` holds, numbered in raster-scan order of their first pixel, with
-/// their statistics. Hand-written two-pass union-find: the foramen's threshold sweep
-/// labels the same region at many levels and needs only the statistics, which
-/// imageproc's `connected_components` (an image in, an image out) cannot give without
-/// allocating and rescanning images each time.
+/// their statistics. Hand-written two-pass union-find: callers that label the same
+/// region at many levels need only the statistics, which imageproc's
+/// `connected_components` (an image in, an image out) cannot give without allocating
+/// and rescanning images each time.
 pub struct Labelling {
     /// Component id + 1 per pixel, 0 outside; row-major.
     pub labels: Vec<u32>,

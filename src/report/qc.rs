@@ -528,8 +528,8 @@ fn measure_line(img: &mut RgbImage, a: (f32, f32), b: (f32, f32), colour: Rgb<u8
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spine::foramen::rays::{NRAY, SliceSegmentation};
     use crate::spine::foramen::roi::{RoiFrame, SlicePlane};
-    use crate::spine::foramen::segment::SliceSegmentation;
     use crate::spine::foramen::{ForamenResult, Side, SliceResult, unmeasured};
 
     /// A 60 × 50 plane with an elliptical foramen and a small root inside it.
@@ -573,6 +573,10 @@ mod tests {
             boundary_ref: 200.0,
             cnr: 8.0,
             score: 1.0,
+            seed: (0.0, 0.0),
+            radii: [0.0; NRAY],
+            open: [false; NRAY],
+            closed: true,
         };
         let mut r = unmeasured("L4-L5", Side::Left, "placeholder");
         r.reason = None;

@@ -3,19 +3,42 @@
 use super::ForamenResult;
 use crate::volume::{Modality, Weighting};
 
+/// What the ray segmentation saw of one foramen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Evidence {
+    /// A closed ring on at least one plane (otherwise the least open plane is reported).
+    pub closed: bool,
+    /// Fraction of open rays on the minimum-area plane.
+    pub open_fraction: f64,
+    /// Planes kept (the closed run).
+    pub planes: usize,
+    /// Largest area change between neighbouring kept planes (fraction).
+    pub area_jump: f64,
+    /// Fat-marrow contrast relative to fat-dark (see `Anchors::contrast`).
+    pub contrast: f64,
+}
+
+/// Below this fat-marrow contrast the boundary between foramen and bone is faint.
+const FAINT: f64 = 0.25;
+/// Neighbouring planes disagree above this area jump.
+const JUMP: f64 = super::JUMP;
+/// Confidence ceiling without a closed ring.
+const OPEN_CAP: f64 = 0.3;
+
 /// Confidence from image quality and the evidence behind the measurement: the level
 /// label's confidence, lowered for thick slices, T2 instead of T1, low fat/boundary
-/// contrast on the minimum-area plane and a foramen seen on one plane only; rounded to
-/// hundredths, with a note per reason.
+/// contrast, a ring not closed (capped at 0.3), closed on one plane only, planes that
+/// disagree and a partly open minimum plane; rounded to hundredths, a note per reason.
 pub(super) fn confidence(
     res: &mut ForamenResult,
     disc_confidence: f64,
     modality: Modality,
     weighting: Option<Weighting>,
+    ev: &Evidence,
 ) {
     let mut c = disc_confidence.clamp(0.0, 1.0);
     let mut notes = Vec::new();
-    let Some(min) = res.min_slice.map(|i| &res.slices[i]) else {
+    let Some(min) = res.min_slice.and_then(|i| res.slices.get(i)) else {
         res.confidence = 0.0;
         return;
     };
@@ -35,9 +58,35 @@ pub(super) fn confidence(
             min.seg.cnr
         ));
     }
-    if res.slices.len() < 2 {
-        c *= 0.75;
-        notes.push("foramen seen on one plane only".into());
+    if ev.contrast < FAINT {
+        c *= 0.7;
+        notes.push(format!(
+            "faint boundary (fat-marrow contrast {:.2})",
+            ev.contrast
+        ));
+    }
+    if !ev.closed {
+        c = c.min(OPEN_CAP * (1.0 - ev.open_fraction).clamp(0.0, 1.0));
+        notes.push(format!(
+            "ring not closed on any plane (least open: {:.0} % of rays open)",
+            100.0 * ev.open_fraction
+        ));
+    } else {
+        if ev.planes < 2 {
+            c *= 0.75;
+            notes.push("ring closed on one plane only".into());
+        }
+        if ev.open_fraction > 0.0 {
+            c *= 0.85;
+            notes.push("ring partly open on the minimum plane".into());
+        }
+    }
+    if ev.planes >= 2 && ev.area_jump > JUMP {
+        c *= 0.8;
+        notes.push(format!(
+            "planes disagree (area jump {:.0} %)",
+            100.0 * ev.area_jump
+        ));
     }
     if disc_confidence < 0.5 {
         notes.push("uncertain level label".into());
@@ -49,8 +98,8 @@ pub(super) fn confidence(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spine::foramen::rays::{NRAY, SliceSegmentation};
     use crate::spine::foramen::roi::{RoiFrame, SlicePlane};
-    use crate::spine::foramen::segment::SliceSegmentation;
     use crate::spine::foramen::{Side, SliceResult, unmeasured};
     use ndarray::Array2;
 
@@ -81,6 +130,10 @@ mod tests {
                 boundary_ref: 10.0,
                 cnr,
                 score: 1.0,
+                seed: (0.0, 0.0),
+                radii: [0.0; NRAY],
+                open: [false; NRAY],
+                closed: true,
             },
             image: Array2::zeros((2, 2)),
         };
@@ -90,11 +143,21 @@ mod tests {
         r
     }
 
+    fn ev(planes: usize) -> Evidence {
+        Evidence {
+            closed: true,
+            open_fraction: 0.0,
+            planes,
+            area_jump: 0.1,
+            contrast: 0.5,
+        }
+    }
+
     #[test]
     fn every_weakness_lowers_the_confidence_by_its_factor() {
         // 0.9 · (1 - 0.1·(5 - 4)) · 0.85 · (2/4) · 0.75 = 0.2581875 → 0.26.
         let mut r = result(5.0, 2.0, 1);
-        confidence(&mut r, 0.9, Modality::MR, Some(Weighting::T2));
+        confidence(&mut r, 0.9, Modality::MR, Some(Weighting::T2), &ev(1));
         assert_eq!(r.confidence, 0.26);
         assert_eq!(
             r.confidence_notes,
@@ -102,21 +165,48 @@ mod tests {
                 "thick slices (5.0 mm)",
                 "T2 instead of T1",
                 "low fat/boundary contrast (CNR 2.0)",
-                "foramen seen on one plane only"
+                "ring closed on one plane only"
             ]
         );
         // CT, thin slices, good contrast, two planes: only the label's confidence.
         let mut r = result(1.0, 9.0, 2);
-        confidence(&mut r, 0.4, Modality::CT, Some(Weighting::T2));
+        confidence(&mut r, 0.4, Modality::CT, Some(Weighting::T2), &ev(2));
         assert_eq!(r.confidence, 0.4);
         assert_eq!(r.confidence_notes, vec!["uncertain level label"]);
         // Very low contrast is floored at 0.3; very thick slices at 0.5.
         let mut r = result(20.0, 0.1, 2);
-        confidence(&mut r, 1.0, Modality::MR, Some(Weighting::T1));
+        confidence(&mut r, 1.0, Modality::MR, Some(Weighting::T1), &ev(2));
         assert_eq!(r.confidence, 0.15);
         // No minimum plane: nothing to trust.
         let mut r = unmeasured("L4-L5", Side::Left, "test");
-        confidence(&mut r, 1.0, Modality::MR, None);
+        confidence(&mut r, 1.0, Modality::MR, None, &ev(2));
         assert_eq!(r.confidence, 0.0);
+    }
+
+    #[test]
+    fn an_open_ring_a_faint_boundary_and_disagreeing_planes_lower_it() {
+        // Not closed, 20 % of rays open: capped at 0.3 · 0.8 = 0.24.
+        let mut r = result(1.0, 9.0, 1);
+        let open = Evidence {
+            closed: false,
+            open_fraction: 0.2,
+            ..ev(1)
+        };
+        confidence(&mut r, 1.0, Modality::MR, Some(Weighting::T1), &open);
+        assert_eq!(r.confidence, 0.24);
+        assert!(r.confidence_notes[0].starts_with("ring not closed"));
+        // Closed, faint (×0.7), area jump 50 % (×0.8), min plane partly open (×0.85):
+        // 0.7 · 0.8 · 0.85 = 0.476 → 0.48.
+        let mut r = result(1.0, 9.0, 3);
+        let weak = Evidence {
+            closed: true,
+            open_fraction: 0.05,
+            planes: 3,
+            area_jump: 0.5,
+            contrast: 0.1,
+        };
+        confidence(&mut r, 1.0, Modality::MR, Some(Weighting::T1), &weak);
+        assert_eq!(r.confidence, 0.48);
+        assert_eq!(r.confidence_notes.len(), 3);
     }
 }

@@ -3,8 +3,8 @@
 
 use ndarray::Array2;
 
+use super::rays::SliceSegmentation;
 use super::roi::RoiFrame;
-use super::segment::SliceSegmentation;
 use super::{FatRim, ROI_A, SliceResult};
 use crate::imageops::percentile;
 use crate::volume::Vec3;
@@ -264,6 +264,7 @@ pub(super) fn fat_rim(seg: &SliceSegmentation, px: f64) -> Option<FatRim> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spine::foramen::rays::NRAY;
     use crate::volume::geometry::{norm, sub};
 
     fn frame(px: f64) -> RoiFrame {
@@ -319,6 +320,10 @@ mod tests {
             boundary_ref: 10.0,
             cnr: 10.0,
             score: 1.0,
+            seed: (0.0, 0.0),
+            radii: [0.0; NRAY],
+            open: [false; NRAY],
+            closed: true,
         }
     }
 

@@ -1,36 +1,41 @@
 //! Neural foramen segmentation and measurement, left and right at every lumbar level.
 //!
-//! For each level found by [`crate::spine::levels`], every image plane on either side
-//! of the midline within reach of the foramen is resampled in a frame aligned with the
-//! disc ([`roi`]), and the foramen is segmented on it ([`segment`]). The planes that
-//! pass through the foramen are those where a closed foramen is found: medial to the
-//! pedicles the fat opens into the canal, lateral to them into the paraspinal space, so
-//! the closed planes are the ones between the pedicle margins. Measurements follow
+//! For each level found by [`crate::spine::levels`], the image planes on either side of
+//! the midline where the pedicles lie are resampled in a frame aligned with the disc
+//! ([`roi`]), and the foramen is segmented on each by rays cast from the root and
+//! stopped by bone, cortex and the posterior wall of the disc ([`rays`]; intensity
+//! anchors and the wall from `anchors`). Seeds (and, on thin planes, ray radii) are
+//! median-filtered across neighbouring planes. The planes that pass through the foramen
+//! are the longest run of planes whose ring is closed, above and below by the pedicles:
+//! medial to them the fat opens into the canal, lateral to them into the paraspinal
+//! space; the minimum is read on the most medial of them, as the reference protocol
+//! does. Measurements follow
 //! shared/domain.md: the per-plane area profile, the minimum area, and on the
 //! minimum-area plane the height, the width at the disc mid-plane, the posterior disc
 //! height, the fat fraction and the directions of perineural fat obliteration.
 
+mod anchors;
 mod confidence;
 mod measure;
 mod midline;
-mod planes;
+pub mod rays;
 pub mod roi;
-pub mod segment;
 
 use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::imageops::{gaussian_blur, noise_sigma, percentile};
 use crate::spine::levels::{LUMBAR_LEVELS, Localization};
 use crate::volume::Weighting;
 use crate::volume::geometry::{add, dot, norm, scale, sub};
 use crate::volume::{Modality, Vec3, Volume};
-use confidence::confidence;
+use confidence::{Evidence, confidence};
 use measure::{extent_ends, fat_rim, height_extent, posterior_disc_height, width_extent};
 use midline::midline_offset;
-use planes::{bounded_by_bone, overlapping_run};
+pub use rays::SliceSegmentation;
+use rays::{Anchors, NRAY};
 use roi::{RoiFrame, SlicePlane, slice_planes};
-use segment::{SegmentParams, SliceSegmentation, segment};
 
 /// Thickness of the perineural fat between the root and the foramen boundary, in the
 /// four directions of the sagittal image (mm); `None` in a direction where the walk from
@@ -108,13 +113,6 @@ pub struct ForamenInput<'a> {
 /// `S`: posterior offset from the disc centre `a`, height above it `b`.
 const ROI_A: (f64, f64) = (0.0, 1.25);
 const ROI_B: (f64, f64) = (-0.65, 0.9);
-/// Lateral reach of the search from the disc centre (fractions of `S`).
-const LATERAL: (f64, f64) = (0.25, 1.0);
-/// Positional prior of the foramen centre in the ROI (fractions of `S`) and its spread:
-/// behind the posterior disc margin, level with the upper half of the disc.
-const PRIOR: (f64, f64) = (0.5, 0.15);
-const PRIOR_SIGMA: (f64, f64) = (0.25, 0.3);
-
 /// Local anatomical scale: mean distance from a disc to its neighbours (mm).
 fn disc_spacing(loc: &Localization, i: usize) -> f64 {
     let d = &loc.discs;
@@ -132,17 +130,45 @@ fn disc_spacing(loc: &Localization, i: usize) -> f64 {
     }
 }
 
+/// Planes searched for a foramen: lateral offset from the midline disc centre, in
+/// units of `S` (the lumbar pedicles lie 9-21 mm out at S ≈ 35 mm).
+const PLANES: (f64, f64) = (0.25, 0.6);
+/// The seed window: behind the posterior wall (mm) and around a row above the disc
+/// centre (centre, half-height, mm): the root leaves under the upper pedicle.
+const SEED_BACK: f64 = 10.0;
+const SEED_UP: (f64, f64) = (3.0, 7.0);
+/// Rays stop this far (mm) in front of the posterior wall found on each row.
+const WALL_MARGIN: f64 = 2.0;
+/// Smoothing of the plane before the rays (σ, mm).
+const SMOOTH_MM: f64 = 0.7;
+/// The minimum is taken over this many of the most medial closed planes.
+const MEDIAL_PLANES: usize = 2;
+/// The most medial closed plane is left out of the minimum when its area is under this
+/// fraction of the next plane's: it straddles the medial pedicle margin (partial volume
+/// of the pedicle), not the foramen.
+const PARTIAL: f64 = 0.7;
+/// Fat level: this percentile of the smoothed plane within 6 mm of the seed (the root
+/// and boundary take up less than half of that disk; a higher percentile is biased
+/// upward by noise and by brighter CSF or disc on T2).
+const FAT_PERCENTILE: f64 = 75.0;
+/// Planes at most this far apart (mm) share their ray radii (3-plane median).
+const THIN_MM: f64 = 2.0;
+/// A closed ring smaller than this (mm²) is noise, not a foramen.
+const MIN_AREA_MM2: f64 = 15.0;
+/// Neighbouring planes disagree when the area jumps by more than this fraction.
+const JUMP: f64 = 0.35;
+
 struct Job {
     level: usize,
     side: Side,
-    plane: SlicePlane,
+    /// Planes on this side, medial to lateral.
+    planes: Vec<SlicePlane>,
 }
 
 /// Segments and measures every foramen of the lumbar levels found.
 pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
     let loc = input.localization;
     let v = input.volume;
-    let is_ct = v.modality == Modality::CT;
     let planes = slice_planes(v);
     // Disc centres moved onto the midline of the posterior elements (see
     // `midline_offset`); the spacing stays that of the level search. The midline is
@@ -186,93 +212,45 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
         };
         let s = disc_spacing(loc, di);
         level_info.push(Some((di, s)));
-        for plane in &planes {
+        for side in Side::BOTH {
             let d = &discs[di];
-            let offset = dot(sub(plane.point, d.center_mm), plane.normal);
-            if offset.abs() < LATERAL.0 * s || offset.abs() > LATERAL.1 * s {
-                continue;
-            }
+            let mut here: Vec<(f64, SlicePlane)> = planes
+                .iter()
+                .filter_map(|p| {
+                    let o = dot(sub(p.point, d.center_mm), p.normal);
+                    let on_side = (o > 0.0) == (side == Side::Left);
+                    (on_side && o.abs() >= PLANES.0 * s && o.abs() <= PLANES.1 * s)
+                        .then_some((o.abs(), *p))
+                })
+                .collect();
+            here.sort_by(|a, b| a.0.total_cmp(&b.0));
             jobs.push(Job {
                 level: level_info.len() - 1,
-                side: if offset > 0.0 {
-                    Side::Left
-                } else {
-                    Side::Right
-                },
-                plane: *plane,
+                side,
+                planes: here.into_iter().map(|x| x.1).collect(),
             });
         }
     }
-    let segs: Vec<Option<SliceResult>> = jobs
-        .par_iter()
+    jobs.par_iter()
         .map(|job| {
-            let (di, s) = level_info[job.level]?;
-            let (roi, image) = level_roi(&job.plane, &discs[di], s, v)?;
-            let px = roi.pixel_mm;
-            let params = SegmentParams {
-                is_ct,
-                pixel_mm: px,
-                spacing_mm: s,
-                prior_centre: ((ROI_B.1 - PRIOR.1) * s / px, (PRIOR.0 - ROI_A.0) * s / px),
-                prior_sigma: (PRIOR_SIGMA.1 * s / px, PRIOR_SIGMA.0 * s / px),
+            let name = LUMBAR_LEVELS[job.level];
+            let Some((di, s)) = level_info[job.level] else {
+                return unmeasured(name, job.side, "level not found in the field of view");
             };
-            let seg = segment(&image, &params)?;
-            Some(SliceResult {
-                plane: job.plane,
-                roi,
-                seg,
-                image,
-            })
+            let disc = &discs[di];
+            // The plane nearest the disc centre, for the posterior disc height.
+            let mid = planes
+                .iter()
+                .min_by(|a, b| {
+                    dot(sub(a.point, disc.center_mm), a.normal)
+                        .abs()
+                        .total_cmp(&dot(sub(b.point, disc.center_mm), b.normal).abs())
+                })
+                .and_then(|p| level_roi(p, disc, s, v))
+                .map(|(_, image)| image);
+            measure_one(name, job.side, &job.planes, s, disc, mid.as_ref(), input)
         })
-        .collect();
-
-    // Segmented planes by level and side (moved, not copied: they carry images).
-    let mut found: Vec<[Vec<SliceResult>; 2]> = (0..LUMBAR_LEVELS.len())
-        .map(|_| [Vec::new(), Vec::new()])
-        .collect();
-    for (job, seg) in jobs.iter().zip(segs) {
-        if let Some(r) = seg {
-            found[job.level][(job.side == Side::Right) as usize].push(r);
-        }
-    }
-    let mut results = Vec::new();
-    for ((li, name), mut sides) in LUMBAR_LEVELS.iter().enumerate().zip(found) {
-        let Some((di, s)) = level_info[li] else {
-            for side in Side::BOTH {
-                results.push(unmeasured(
-                    name,
-                    side,
-                    "level not found in the field of view",
-                ));
-            }
-            continue;
-        };
-        let disc = &discs[di];
-        // The plane nearest the disc centre, for the posterior disc height (shared by
-        // both sides: the level's grids are aligned across planes).
-        let mid = planes
-            .iter()
-            .min_by(|a, b| {
-                dot(sub(a.point, disc.center_mm), a.normal)
-                    .abs()
-                    .total_cmp(&dot(sub(b.point, disc.center_mm), b.normal).abs())
-            })
-            .and_then(|p| level_roi(p, disc, s, v))
-            .map(|(_, image)| image);
-        for side in Side::BOTH {
-            let planes_here = std::mem::take(&mut sides[(side == Side::Right) as usize]);
-            results.push(measure_one(
-                name,
-                side,
-                planes_here,
-                s,
-                disc,
-                mid.as_ref(),
-                input,
-            ));
-        }
-    }
-    results
+        .collect()
 }
 
 /// A foramen that could not be measured: no measurements, `indeterminate`, a reason.
@@ -297,72 +275,248 @@ pub fn unmeasured(level: &str, side: Side, reason: &str) -> ForamenResult {
     }
 }
 
+/// One plane prepared for the rays.
+struct Prepared {
+    plane: SlicePlane,
+    roi: RoiFrame,
+    image: Array2<f32>,
+    smooth: Array2<f32>,
+    noise: f64,
+    wall: Vec<f64>,
+    seed: (f64, f64),
+}
+
+fn prepare(
+    plane: &SlicePlane,
+    disc: &crate::spine::levels::Disc,
+    s: f64,
+    v: &Volume,
+) -> Option<Prepared> {
+    let (roi, image) = level_roi(plane, disc, s, v)?;
+    let px = roi.pixel_mm;
+    let finite: Vec<f32> = image.iter().copied().filter(|x| x.is_finite()).collect();
+    let fill = percentile(&finite, 50.0)?;
+    let filled = image.mapv(|x| if x.is_finite() { x } else { fill });
+    let noise = noise_sigma(&filled);
+    let mut smooth = gaussian_blur(filled.view(), SMOOTH_MM / px, SMOOTH_MM / px);
+    // Outside the data stays unknown: a ray running into it is open.
+    ndarray::Zip::from(&mut smooth)
+        .and(&image)
+        .for_each(|s, &x| {
+            if !x.is_finite() {
+                *s = f32::NAN;
+            }
+        });
+    let i0 = roi.pixel_of(disc.center_mm).0;
+    let wall = anchors::posterior_wall(&smooth, px, s, i0);
+    let (h, w) = smooth.dim();
+    let r0 = i0 - SEED_UP.0 / px;
+    let wr = (i0.round().max(0.0) as usize).min(h - 1);
+    let wc = wall[wr];
+    let rows = (
+        (r0 - SEED_UP.1 / px).max(0.0) as usize,
+        ((r0 + SEED_UP.1 / px).max(0.0) as usize).min(h),
+    );
+    let cols = (
+        wc.max(0.0) as usize,
+        ((wc + SEED_BACK / px).max(0.0) as usize).min(w),
+    );
+    let seed = rays::ring_seed(&smooth, px, rows, cols)?;
+    let wall = wall.iter().map(|c| c - WALL_MARGIN / px).collect();
+    Some(Prepared {
+        plane: *plane,
+        roi,
+        image,
+        smooth,
+        noise,
+        wall,
+        seed: (seed.0 as f64, seed.1 as f64),
+    })
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// Median of `v[i - 1], v[i], v[i + 1]`, the ends repeated beyond the ends (so an end
+/// entry keeps its own value unless both others agree against it).
+fn median3<T: Copy>(v: &[T], i: usize, f: impl Fn(T) -> f64) -> f64 {
+    let n = v.len();
+    let w = [f(v[i.saturating_sub(1)]), f(v[i]), f(v[(i + 1).min(n - 1)])];
+    median(w.to_vec()).unwrap_or(w[1])
+}
+
 fn measure_one(
     name: &str,
     side: Side,
-    mut found: Vec<SliceResult>,
+    planes: &[SlicePlane],
     s: f64,
     disc: &crate::spine::levels::Disc,
     mid: Option<&Array2<f32>>,
     input: &ForamenInput,
 ) -> ForamenResult {
-    if found.is_empty() {
-        return unmeasured(
-            name,
-            side,
-            "no closed foramen found on the planes beside this disc",
-        );
-    }
-    found.sort_by(|a, b| a.plane.position_mm.total_cmp(&b.plane.position_mm));
-    // The planes through one foramen show overlapping regions (the ROI grids of a
-    // level are aligned across planes); a closed fat region elsewhere (canal, between
-    // transverse processes) does not overlap them. Keep the run of linked neighbouring
-    // planes with the largest total score.
-    let slices = overlapping_run(found);
-    // Of those, the planes between the pedicle margins have bone right above and below
-    // the foramen; planes beyond them show a partial-volume ghost or an open region.
-    // Where the lower boundary is disc rather than pedicle on every plane (lordotic
-    // levels, narrowed foramina), planes capped by the upper pedicle alone are used, with
-    // lower confidence.
-    let caps: Vec<(bool, bool)> = slices
+    let v = input.volume;
+    let mut prep: Vec<Prepared> = planes
         .iter()
-        .map(|r| bounded_by_bone(r, input.volume.modality == Modality::CT))
+        .filter_map(|p| prepare(p, disc, s, v))
         .collect();
-    let both = caps.iter().any(|c| c.0 && c.1);
-    let roof_only = !both && caps.iter().any(|c| c.0);
-    if !both && !roof_only {
+    if prep.is_empty() {
         return unmeasured(
             name,
             side,
-            "no plane shows the foramen closed by the pedicles above and below",
+            "no plane beside this disc to search for a foramen",
         );
     }
-    let slices: Vec<SliceResult> = slices
-        .into_iter()
-        .zip(caps)
-        .filter(|(_, c)| c.0 && (c.1 || roof_only))
-        .map(|(r, _)| r)
+    // The root runs continuously through the foramen: seeds median-filtered over three
+    // neighbouring planes (the grids of one level are aligned across planes).
+    let seeds: Vec<(f64, f64)> = prep.iter().map(|p| p.seed).collect();
+    for (i, p) in prep.iter_mut().enumerate() {
+        p.seed = (median3(&seeds, i, |x| x.0), median3(&seeds, i, |x| x.1));
+    }
+    // Anchors: fat = upper quartile within 6 mm of the seeds, darkest tissue = 5th
+    // percentile of the planes, marrow from the bodies (medians over planes).
+    let fat = median(
+        prep.iter()
+            .filter_map(|p| {
+                let r = (6.0 / p.roi.pixel_mm).round() as i64;
+                let (si, sj) = (p.seed.0 as i64, p.seed.1 as i64);
+                let (h, w) = p.smooth.dim();
+                let vals: Vec<f32> = ((si - r).max(0)..=(si + r).min(h as i64 - 1))
+                    .flat_map(|i| {
+                        ((sj - r).max(0)..=(sj + r).min(w as i64 - 1))
+                            .map(move |j| (i as usize, j as usize))
+                    })
+                    .map(|(i, j)| p.smooth[[i, j]])
+                    .collect();
+                percentile(&vals, FAT_PERCENTILE).map(f64::from)
+            })
+            .collect(),
+    );
+    let dark = median(
+        prep.iter()
+            .filter_map(|p| percentile(p.smooth.as_slice().unwrap_or(&[]), 5.0).map(f64::from))
+            .collect(),
+    );
+    let (Some(fat), Some(dark)) = (fat, dark) else {
+        return unmeasured(name, side, "no image data around the foramen");
+    };
+    let marrow = anchors::marrow_level(v, disc, s)
+        .map(f64::from)
+        .unwrap_or(0.5 * (fat + dark));
+    let anchors = Anchors {
+        marrow: marrow as f32,
+        fat: fat as f32,
+        dark: dark as f32,
+    };
+    let cast: Vec<rays::Rays> = prep
+        .iter()
+        .map(|p| rays::cast(&p.smooth, p.roi.pixel_mm, p.seed, &anchors, &p.wall))
         .collect();
-    // Thin planes (reformats, thin-slice series): the outermost plane at each end
-    // straddles the pedicle margin, where the partial pedicle makes the region
-    // unreliable; the minimum is taken over the planes between them.
-    let thin = slices.len() >= 5
-        && slices
-            .windows(2)
-            .all(|w| (w[1].plane.position_mm - w[0].plane.position_mm).abs() < 1.5);
-    let range = if thin {
-        1..slices.len() - 1
+    // Smoothness: circular median over 5 rays (25°), then over 3 planes per ray.
+    let circ: Vec<[f64; NRAY]> = cast
+        .iter()
+        .map(|r| rays::circular_median(&r.radii, 5))
+        .collect();
+    // Across planes only where they are close (≤ 2 mm): a foramen's outline changes
+    // little over that distance, but much across thick slices.
+    let thin = prep
+        .windows(2)
+        .all(|w| (w[1].plane.position_mm - w[0].plane.position_mm).abs() <= THIN_MM);
+    let mut slices: Vec<SliceResult> = Vec::with_capacity(prep.len());
+    for (i, p) in prep.into_iter().enumerate() {
+        let mut radii = circ[i];
+        if thin {
+            for (k, r) in radii.iter_mut().enumerate() {
+                *r = median3(&circ, i, |c| c[k]);
+            }
+        }
+        let seg = rays::finish(
+            &p.smooth,
+            p.roi.pixel_mm,
+            p.seed,
+            radii,
+            cast[i].open,
+            &anchors,
+            p.noise,
+        );
+        slices.push(SliceResult {
+            plane: p.plane,
+            roi: p.roi,
+            seg,
+            image: p.image,
+        });
+    }
+    // The pedicle-bracketed range: the longest run of consecutive closed planes.
+    let ok: Vec<bool> = slices
+        .iter()
+        .map(|r| r.seg.closed && r.seg.area_mm2 >= MIN_AREA_MM2)
+        .collect();
+    let mut best = (0usize, 0usize);
+    let mut start = None;
+    for i in 0..=ok.len() {
+        match (start, ok.get(i).copied().unwrap_or(false)) {
+            (None, true) => start = Some(i),
+            (Some(a), false) => {
+                if i - a > best.1 - best.0 {
+                    best = (a, i);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let closed = best.1 > best.0;
+    let (kept, min_area, open_frac) = if closed {
+        let run: Vec<SliceResult> = slices.drain(best.0..best.1).collect();
+        // The reading protocol's plane: the smallest area of the most medial closed
+        // plane and the next one (docs/reference-protocol.md). The lateral end of the
+        // run is not used: a plane beyond the lateral pedicle margin can close on the
+        // transverse process or psoas, and the fat narrows there.
+        let skip =
+            usize::from(run.len() >= 2 && run[0].seg.area_mm2 < PARTIAL * run[1].seg.area_mm2);
+        let (k, a) = run
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .take(MEDIAL_PLANES)
+            .map(|(k, r)| (k, r.seg.area_mm2))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, run[0].seg.area_mm2));
+        let of = 1.0 - run[k].seg.score;
+        (run_with_min(run, k), a, of)
     } else {
-        0..slices.len()
+        // No closed ring: the least open plane, flagged.
+        let Some(k) = (0..slices.len()).min_by(|&a, &b| {
+            let (x, y) = (&slices[a].seg, &slices[b].seg);
+            (1.0 - x.score)
+                .total_cmp(&(1.0 - y.score))
+                .then(x.area_mm2.total_cmp(&y.area_mm2))
+        }) else {
+            return unmeasured(
+                name,
+                side,
+                "no plane beside this disc to search for a foramen",
+            );
+        };
+        let r = slices.swap_remove(k);
+        let (a, of) = (r.seg.area_mm2, 1.0 - r.seg.score);
+        (run_with_min(vec![r], 0), a, of)
     };
-    let Some((min_i, min_r)) = slices[range.clone()]
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (i + range.start, r))
-        .min_by(|a, b| a.1.seg.area_mm2.total_cmp(&b.1.seg.area_mm2))
-    else {
-        return unmeasured(name, side, "no consistent foramen across planes");
+    let (slices, min_i) = kept;
+    let jump = slices
+        .windows(2)
+        .map(|w| (w[1].seg.area_mm2 - w[0].seg.area_mm2).abs() / w[0].seg.area_mm2.max(1.0))
+        .fold(0.0, f64::max);
+    let evidence = Evidence {
+        closed,
+        open_fraction: open_frac,
+        planes: slices.len(),
+        area_jump: jump,
+        contrast: anchors.contrast(),
     };
+    let min_r = &slices[min_i];
     let px = min_r.roi.pixel_mm;
     let mask = &min_r.seg.mask;
     let height = height_extent(mask);
@@ -373,20 +527,21 @@ fn measure_one(
     let height = height.map(|(_, a, b)| (b - a + 1) as f64 * px);
     let width = width.map(|(_, a, b)| (b - a + 1) as f64 * px);
     let pdh = posterior_disc_height(min_r, mid, i0, s);
-    let t1 = input.volume.modality == Modality::MR && input.weighting != Some(Weighting::T2);
+    let t1 = v.modality == Modality::MR && input.weighting != Some(Weighting::T2);
     let root_area = min_r.seg.root.iter().filter(|&&m| m).count() as f64 * px * px;
     let rim = fat_rim(&min_r.seg, px);
+    let fat_fraction = t1.then(|| min_r.seg.fat_area_mm2 / min_r.seg.area_mm2.max(1e-9));
     let mut res = ForamenResult {
         level: name.to_string(),
         side,
         min_slice: Some(min_i),
-        min_area_mm2: Some(min_r.seg.area_mm2),
+        min_area_mm2: Some(min_area),
         height_mm: height,
         width_mm: width,
         height_line,
         width_line,
         posterior_disc_height_mm: pdh,
-        fat_fraction: t1.then(|| min_r.seg.fat_area_mm2 / min_r.seg.area_mm2.max(1e-9)),
+        fat_fraction,
         fat_rim: rim,
         root_area_mm2: Some(root_area),
         confidence: 1.0,
@@ -397,15 +552,23 @@ fn measure_one(
     confidence(
         &mut res,
         disc.confidence,
-        input.volume.modality,
+        v.modality,
         input.weighting,
+        &evidence,
     );
-    if roof_only {
-        res.confidence = (res.confidence * 0.6 * 100.0).round() / 100.0;
-        res.confidence_notes
-            .push("no bone seen below the foramen (lower pedicle not identified)".into());
-    }
     res
+}
+
+/// The planes sorted by position and the index of plane `k` among them.
+fn run_with_min(run: Vec<SliceResult>, k: usize) -> (Vec<SliceResult>, usize) {
+    let pos = run[k].plane.position_mm;
+    let mut run = run;
+    run.sort_by(|a, b| a.plane.position_mm.total_cmp(&b.plane.position_mm));
+    let i = run
+        .iter()
+        .position(|r| r.plane.position_mm == pos)
+        .unwrap_or(0);
+    (run, i)
 }
 
 /// The level's region of interest on one plane (the grid of a level is the same on

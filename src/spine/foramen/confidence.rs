@@ -95,6 +95,43 @@ pub(super) fn confidence(
     res.confidence_notes = notes;
 }
 
+/// Foramen area relative to the spine's typical foramen (median of the measured
+/// L1-L2..L4-L5 foramina) outside which a measurement is doubted.
+const OUTLIER_RATIO: (f64, f64) = (0.7, 1.4);
+/// Confidence factor for such an outlier.
+const OUTLIER_FACTOR: f64 = 0.5;
+
+/// The foramina of one spine are alike in size (they grow gently from L1-L2 to L4-L5);
+/// one far smaller or larger than the others is either a narrowed foramen or an outline
+/// that stopped short or leaked, and the image alone does not say which. Its confidence
+/// is halved with a note, so it is looked at; its area and grade are not changed. Needs
+/// at least four measured foramina at L1-L2..L4-L5 for the median.
+pub(super) fn doubt_area_outliers(results: &mut [ForamenResult]) {
+    let mut areas: Vec<f64> = results
+        .iter()
+        .filter(|r| r.level != "L5-S1")
+        .filter_map(|r| r.min_area_mm2)
+        .collect();
+    if areas.len() < 4 {
+        return;
+    }
+    areas.sort_by(f64::total_cmp);
+    let median = areas[areas.len() / 2];
+    if median <= 0.0 {
+        return;
+    }
+    for r in results.iter_mut() {
+        let Some(a) = r.min_area_mm2 else { continue };
+        let ratio = a / median;
+        if ratio < OUTLIER_RATIO.0 || ratio > OUTLIER_RATIO.1 {
+            r.confidence = (r.confidence * OUTLIER_FACTOR * 100.0).round() / 100.0;
+            r.confidence_notes.push(format!(
+                "area {ratio:.2} times this spine's median foramen ({median:.0} mm²): a narrowed foramen or an outline that stopped short or leaked; check the overlay"
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +245,36 @@ mod tests {
         confidence(&mut r, 1.0, Modality::MR, Some(Weighting::T1), &weak);
         assert_eq!(r.confidence, 0.48);
         assert_eq!(r.confidence_notes.len(), 3);
+    }
+
+    #[test]
+    fn an_area_far_from_the_spines_median_is_doubted_and_kept() {
+        let mk = |level: &str, area: Option<f64>| {
+            let mut r = unmeasured(level, Side::Left, "x");
+            r.min_area_mm2 = area;
+            r.confidence = 0.8;
+            r
+        };
+        // Median of L1-L2..L4-L5 areas 100, 100, 110, 120, 30 is 100: 30 (0.3x) and the
+        // L5-S1 at 150 (1.5x) are outliers; 120 (1.2x) and 75 (0.75x) are not.
+        let mut rs = vec![
+            mk("L1-L2", Some(100.0)),
+            mk("L2-L3", Some(100.0)),
+            mk("L3-L4", Some(110.0)),
+            mk("L4-L5", Some(120.0)),
+            mk("L4-L5", Some(30.0)),
+            mk("L5-S1", Some(150.0)),
+            mk("L5-S1", Some(75.0)),
+            mk("L1-L2", None),
+        ];
+        doubt_area_outliers(&mut rs);
+        let conf: Vec<f64> = rs.iter().map(|r| r.confidence).collect();
+        assert_eq!(conf, vec![0.8, 0.8, 0.8, 0.8, 0.4, 0.4, 0.8, 0.8]);
+        assert_eq!(rs[4].min_area_mm2, Some(30.0));
+        assert!(rs[4].confidence_notes[0].contains("0.30 times"));
+        // Too few foramina for a median: nothing changes.
+        let mut few = vec![mk("L1-L2", Some(100.0)), mk("L2-L3", Some(10.0))];
+        doubt_area_outliers(&mut few);
+        assert!(few.iter().all(|r| r.confidence == 0.8));
     }
 }

@@ -30,7 +30,7 @@ use crate::spine::levels::{LUMBAR_LEVELS, Localization};
 use crate::volume::Weighting;
 use crate::volume::geometry::{add, dot, norm, scale, sub};
 use crate::volume::{Modality, Vec3, Volume};
-use confidence::{Evidence, confidence};
+use confidence::{Evidence, confidence, doubt_area_outliers};
 use measure::{extent_ends, fat_rim, height_extent, posterior_disc_height, width_extent};
 use midline::midline_offset;
 pub use rays::SliceSegmentation;
@@ -231,7 +231,8 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
             });
         }
     }
-    jobs.par_iter()
+    let mut results: Vec<ForamenResult> = jobs
+        .par_iter()
         .map(|job| {
             let name = LUMBAR_LEVELS[job.level];
             let Some((di, s)) = level_info[job.level] else {
@@ -250,7 +251,9 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
                 .map(|(_, image)| image);
             measure_one(name, job.side, &job.planes, s, disc, mid.as_ref(), input)
         })
-        .collect()
+        .collect();
+    doubt_area_outliers(&mut results);
+    results
 }
 
 /// A foramen that could not be measured: no measurements, `indeterminate`, a reason.

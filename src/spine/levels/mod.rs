@@ -251,8 +251,20 @@ fn localize_pass(
         l.chain_score * (0.25 + thin as f64 / l.discs.len() as f64) * upright as f64
             / l.discs.len() as f64
     };
+    // With the detector both chains stand on the same disc centres, and the image says
+    // directly which way the contrast goes: the disc centres against the vertebral body
+    // centres between them. When that is clear it decides; otherwise plausibility does.
+    let seen = first
+        .as_ref()
+        .ok()
+        .filter(|_| evidence.detector.is_some())
+        .and_then(|l| seen_contrast(planes, &l.discs));
+    let take_other = |a: &Localization, b: &Localization| match seen {
+        Some(c) => c == other,
+        None => plausibility(b) > 1.1 * plausibility(a),
+    };
     let (loc, warning) = match (first, second) {
-        (Ok(a), Ok(b)) if plausibility(&b) > 1.1 * plausibility(&a) => (
+        (Ok(a), Ok(b)) if take_other(&a, &b) => (
             b,
             Some(format!(
                 "discs are {} than the vertebral bodies, unlike the series' stated weighting; localised with the contrast seen in the image",
@@ -270,6 +282,57 @@ fn localize_pass(
         (Err(e), Err(_)) => return Err(e),
     };
     Ok((loc, warning))
+}
+
+/// Disc centres against body centres (half-way between consecutive discs) differing
+/// by less than this fraction do not tell the contrast.
+const SEEN_CONTRAST_MARGIN: f32 = 0.15;
+
+/// Which way the discs differ from the vertebral bodies on the planes the chain runs
+/// through: the median over the chain of the mean intensity in a 3x3 patch at each
+/// disc centre, against the same at each body centre. `None` when unclear.
+fn seen_contrast(planes: &[Array2<f32>], discs: &[Disc]) -> Option<DiscContrast> {
+    if discs.len() < 3 || planes.is_empty() {
+        return None;
+    }
+    let patch = |p: [f64; 3]| -> Option<f32> {
+        let k = (p[0].round().max(0.0) as usize).min(planes.len() - 1);
+        let img = &planes[k];
+        let (h, w) = img.dim();
+        let (r, c) = (p[1].round(), p[2].round());
+        if r < 1.0 || c < 1.0 || r + 1.0 >= h as f64 || c + 1.0 >= w as f64 {
+            return None;
+        }
+        let (r, c) = (r as usize, c as usize);
+        let v: Vec<f32> = (r - 1..=r + 1)
+            .flat_map(|i| (c - 1..=c + 1).map(move |j| img[[i, j]]))
+            .filter(|x| x.is_finite())
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
+    };
+    let median = |mut v: Vec<f32>| -> Option<f32> {
+        v.sort_by(f32::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let disc = median(discs.iter().filter_map(|d| patch(d.canonical)).collect())?;
+    let body = median(
+        discs
+            .windows(2)
+            .filter_map(|w| {
+                let (a, b) = (w[0].canonical, w[1].canonical);
+                patch(std::array::from_fn(|i| (a[i] + b[i]) / 2.0))
+            })
+            .collect(),
+    )?;
+    let scale = disc.abs().max(body.abs());
+    if scale <= 0.0 || (disc - body).abs() < SEEN_CONTRAST_MARGIN * scale {
+        return None;
+    }
+    Some(if disc < body {
+        DiscContrast::Darker
+    } else {
+        DiscContrast::Brighter
+    })
 }
 
 /// The image evidence shared by the chain-building steps of one series.
@@ -298,6 +361,41 @@ mod tests {
     use super::*;
     use crate::volume::Geometry;
     use ndarray::Array3;
+
+    #[test]
+    fn the_contrast_seen_is_discs_against_the_bodies_between_them() {
+        // One plane: rows 0..100, discs at rows 10, 40, 70 (value d), bodies between
+        // them (value b).
+        let plane = |d: f32, b: f32| {
+            Array2::from_shape_fn((100, 20), |(r, _)| {
+                if [10, 40, 70].iter().any(|&z| (r as i32 - z).abs() <= 2) {
+                    d
+                } else {
+                    b
+                }
+            })
+        };
+        let discs: Vec<Disc> = [10.0, 40.0, 70.0]
+            .iter()
+            .map(|&r| Disc {
+                level: String::new(),
+                center_mm: [0.0; 3],
+                axis: [0.0, 0.0, -1.0],
+                tilt_deg: 0.0,
+                height_mm: None,
+                confidence: 1.0,
+                response: 1.0,
+                canonical: [0.0, r, 10.0],
+            })
+            .collect();
+        let seen = |d, b| seen_contrast(&[plane(d, b)], &discs);
+        assert_eq!(seen(0.4, 1.0), Some(DiscContrast::Darker));
+        assert_eq!(seen(1.5, 1.0), Some(DiscContrast::Brighter));
+        // Within 15 % of each other: not told.
+        assert_eq!(seen(0.9, 1.0), None);
+        // Two discs are not a chain.
+        assert_eq!(seen_contrast(&[plane(0.4, 1.0)], &discs[..2]), None);
+    }
 
     /// A toy lumbar column on T1-like contrast: bright bodies 28 mm tall, dark discs
     /// 9 mm tall, every 37 mm, the lowest disc tilted 30° like a lumbosacral disc, a

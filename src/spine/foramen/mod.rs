@@ -415,9 +415,14 @@ fn measure_one(
         .map(|p| rays::cast(&p.smooth, p.roi.pixel_mm, p.seed, &anchors, &p.wall))
         .collect();
     // Smoothness: circular median over 5 rays (25°), then over 3 planes per ray.
+    // Leaks through a narrow gap are cut at the gap (`rays::cut_necks`).
     let circ: Vec<[f64; NRAY]> = cast
         .iter()
-        .map(|r| rays::circular_median(&r.radii, 5))
+        .map(|r| {
+            let mut c = rays::circular_median(&r.radii, 5);
+            rays::cut_necks(&mut c, &r.open);
+            c
+        })
         .collect();
     // Across planes only where they are close (≤ 2 mm): a foramen's outline changes
     // little over that distance, but much across thick slices.

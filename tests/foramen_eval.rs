@@ -19,21 +19,22 @@ fn phantom_foramen_accuracy_does_not_regress() {
     // measures the phantom worse: 78/80 found, 35/80 areas, 11.5 %, heights 46/78,
     // grades 41/80 (docs/validation.md, "#18: bone-bounded ray segmentation in Rust").
     // The floors were lowered to just under those figures, deliberately: a regression
-    // from here still trips them.
+    // from here still trips them. With the 3-ray radius median (follow-up): 78/80,
+    // 36/80, 11.1 %, heights 48/78, grades 44/80; floors raised to just under.
     assert!(s.found >= 76, "found {} < 76\n{report}", s.found);
     assert!(
-        s.area_ok >= 32,
-        "areas within tolerance {} < 32\n{report}",
+        s.area_ok >= 34,
+        "areas within tolerance {} < 34\n{report}",
         s.area_ok
     );
     assert!(
-        s.median_abs_area_error < 0.13,
-        "median area error {:.1}% >= 13%\n{report}",
+        s.median_abs_area_error < 0.12,
+        "median area error {:.1}% >= 12%\n{report}",
         100.0 * s.median_abs_area_error
     );
     assert!(
-        s.height_ok * 100 >= s.height_n * 55,
-        "heights within 1.5 mm under 55%\n{report}"
+        s.height_ok * 100 >= s.height_n * 58,
+        "heights within 1.5 mm under 58%\n{report}"
     );
-    assert!(s.grade_ok >= 38, "grades {} < 38\n{report}", s.grade_ok);
+    assert!(s.grade_ok >= 42, "grades {} < 42\n{report}", s.grade_ok);
 }

@@ -417,10 +417,11 @@ fn measure_one(
         .iter()
         .map(|p| rays::cast(&p.smooth, p.roi.pixel_mm, p.seed, &anchors, &p.wall))
         .collect();
-    // Smoothness: circular median over 5 rays (25°), then over 3 planes per ray.
+    // Smoothness: circular median over 3 rays (15°; 5 rays clip the pointed lower end
+    // of the teardrop: phantom heights ~1 mm short), then over 3 planes per ray.
     let circ: Vec<[f64; NRAY]> = cast
         .iter()
-        .map(|r| rays::circular_median(&r.radii, 5))
+        .map(|r| rays::circular_median(&r.radii, rays::RAY_MEDIAN))
         .collect();
     // Across planes only where they are close (≤ 2 mm): a foramen's outline changes
     // little over that distance, but much across thick slices.

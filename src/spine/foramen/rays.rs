@@ -13,7 +13,7 @@
 
 use ndarray::Array2;
 
-use crate::imageops::{connected_components, percentile};
+use crate::imageops::{Blend, bilinear, connected_components, percentile};
 
 /// Rays per plane (5° apart).
 pub const NRAY: usize = 72;
@@ -74,22 +74,14 @@ pub fn angle(k: usize) -> f64 {
     k as f64 * std::f64::consts::TAU / NRAY as f64
 }
 
-/// Bilinear value at fractional (row, column); `None` outside the image or on NaN.
+/// Bilinear value at fractional (row, column), only between the outermost pixel
+/// centres (beyond them a ray has left the data); `None` there and on NaN.
 fn sample(img: &Array2<f32>, r: f64, c: f64) -> Option<f32> {
     let (h, w) = img.dim();
-    if !(r >= 0.0 && c >= 0.0 && r <= (h - 1) as f64 && c <= (w - 1) as f64) {
+    if !(r >= 0.0 && c >= 0.0 && r <= h as f64 - 1.0 && c <= w as f64 - 1.0) {
         return None;
     }
-    let (i, j) = (
-        (r as usize).min(h.saturating_sub(2)),
-        (c as usize).min(w.saturating_sub(2)),
-    );
-    let (fr, fc) = ((r - i as f64) as f32, (c - j as f64) as f32);
-    let i1 = (i + 1).min(h - 1);
-    let j1 = (j + 1).min(w - 1);
-    let v = (1.0 - fr) * ((1.0 - fc) * img[[i, j]] + fc * img[[i, j1]])
-        + fr * ((1.0 - fc) * img[[i1, j]] + fc * img[[i1, j1]]);
-    v.is_finite().then_some(v)
+    bilinear(img.view(), r, c, Blend::Weighted).filter(|v| v.is_finite())
 }
 
 /// First sample index `i` in `1..nmax` where `below[i]` holds and at least `frac` of the

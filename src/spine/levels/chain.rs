@@ -107,8 +107,7 @@ pub(crate) fn chain_for(
         refine_lumbosacral(&mut picked, evidence, &cands, contrast, &mut notes);
         // The same question on the band filters' own response: a weak band one vertebra
         // below the chain is a narrowed lumbosacral disc as often as a sacral junction.
-        let planes_of_contrast: Vec<Array2<f32>> = responses.iter().map(|r| r.0.clone()).collect();
-        let map = midline_image(&planes_of_contrast, &weights);
+        let map = midline_image(responses.iter().map(|r| &r.0), &weights);
         let mut chain_resp: Vec<f64> = picked.iter().map(|(c, _)| c.response).collect();
         chain_resp.sort_by(f64::total_cmp);
         let threshold = (BAND_BELOW_FRACTION * chain_resp[chain_resp.len() / 2]) as f32;
@@ -515,10 +514,17 @@ fn trim_undetected_lower_end(
 }
 
 /// Weighted mean of the normalised planes around the midline, for profiles.
-fn midline_image(planes: &[Array2<f32>], weights: &[f64]) -> Array2<f32> {
-    let mut acc = Array2::<f32>::zeros(planes[0].dim());
+fn midline_image<'a>(
+    planes: impl IntoIterator<Item = &'a Array2<f32>>,
+    weights: &[f64],
+) -> Array2<f32> {
+    let mut planes = planes.into_iter().peekable();
+    let Some(first) = planes.peek() else {
+        return Array2::zeros((0, 0));
+    };
+    let mut acc = Array2::<f32>::zeros(first.dim());
     let mut total = 0.0f32;
-    for (p, w) in planes.iter().zip(weights) {
+    for (p, w) in planes.zip(weights) {
         if *w >= 0.25 {
             acc.scaled_add(*w as f32, p);
             total += *w as f32;

@@ -30,7 +30,7 @@ use crate::spine::levels::{LUMBAR_LEVELS, Localization};
 use crate::volume::Weighting;
 use crate::volume::geometry::{add, dot, norm, scale, sub};
 use crate::volume::{Modality, Vec3, Volume};
-use confidence::{Evidence, confidence, doubt_area_outliers};
+use confidence::{Evidence, confidence, weigh_against_spine};
 use measure::{extent_ends, fat_rim, height_extent, posterior_disc_height, width_extent};
 use midline::midline_offset;
 pub use rays::SliceSegmentation;
@@ -139,8 +139,12 @@ const SEED_BACK: f64 = 10.0;
 const SEED_UP: (f64, f64) = (3.0, 7.0);
 /// Rays stop this far (mm) in front of the posterior wall found on each row.
 const WALL_MARGIN: f64 = 2.0;
-/// Smoothing of the plane before the rays (σ, mm).
+/// Smoothing of the plane before the rays (σ, mm): where the rays stop.
 const SMOOTH_MM: f64 = 0.7;
+/// Lighter smoothing (σ, mm) of the plane on which the edge is placed once a ray has
+/// stopped: at 0.7 mm the thin cortex blurs and its half level moves ~0.3 mm into the
+/// foramen (phantom: areas 6-10 % short on every modality).
+const EDGE_MM: f64 = 0.35;
 /// The minimum is taken over this many of the most medial closed planes.
 const MEDIAL_PLANES: usize = 2;
 /// The most medial closed plane is left out of the minimum when its area is under this
@@ -252,7 +256,7 @@ pub fn measure_foramina(input: &ForamenInput) -> Vec<ForamenResult> {
             measure_one(name, job.side, &job.planes, s, disc, mid.as_ref(), input)
         })
         .collect();
-    doubt_area_outliers(&mut results);
+    weigh_against_spine(&mut results);
     results
 }
 
@@ -284,9 +288,13 @@ struct Prepared {
     roi: RoiFrame,
     image: Array2<f32>,
     smooth: Array2<f32>,
+    /// Lightly smoothed plane, for the edge position ([`EDGE_MM`]).
+    fine: Array2<f32>,
     noise: f64,
     wall: Vec<f64>,
     seed: (f64, f64),
+    /// Where the seed was looked for (rows, columns; half-open).
+    window: ((usize, usize), (usize, usize)),
 }
 
 fn prepare(
@@ -301,15 +309,18 @@ fn prepare(
     let fill = percentile(&finite, 50.0)?;
     let filled = image.mapv(|x| if x.is_finite() { x } else { fill });
     let noise = noise_sigma(&filled);
-    let mut smooth = gaussian_blur(filled.view(), SMOOTH_MM / px, SMOOTH_MM / px);
     // Outside the data stays unknown: a ray running into it is open.
-    ndarray::Zip::from(&mut smooth)
-        .and(&image)
-        .for_each(|s, &x| {
+    let blur = |sigma_mm: f64| {
+        let mut b = gaussian_blur(filled.view(), sigma_mm / px, sigma_mm / px);
+        ndarray::Zip::from(&mut b).and(&image).for_each(|s, &x| {
             if !x.is_finite() {
                 *s = f32::NAN;
             }
         });
+        b
+    };
+    let smooth = blur(SMOOTH_MM);
+    let fine = blur(EDGE_MM);
     let i0 = roi.pixel_of(disc.center_mm).0;
     let wall = anchors::posterior_wall(&smooth, px, s, i0);
     let (h, w) = smooth.dim();
@@ -331,10 +342,25 @@ fn prepare(
         roi,
         image,
         smooth,
+        fine,
         noise,
         wall,
         seed: (seed.0 as f64, seed.1 as f64),
+        window: (rows, cols),
     })
+}
+
+/// The fat level of one plane: the upper quartile of the smoothed plane within 6 mm of
+/// its seed ([`FAT_PERCENTILE`]).
+fn local_fat(p: &Prepared) -> Option<f64> {
+    let r = (6.0 / p.roi.pixel_mm).round() as i64;
+    let (si, sj) = (p.seed.0 as i64, p.seed.1 as i64);
+    let (h, w) = p.smooth.dim();
+    let vals: Vec<f32> = ((si - r).max(0)..=(si + r).min(h as i64 - 1))
+        .flat_map(|i| ((sj - r).max(0)..=(sj + r).min(w as i64 - 1)).map(move |j| (i, j)))
+        .map(|(i, j)| p.smooth[[i as usize, j as usize]])
+        .collect();
+    percentile(&vals, FAT_PERCENTILE).map(f64::from)
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -380,23 +406,7 @@ fn measure_one(
     }
     // Anchors: fat = upper quartile within 6 mm of the seeds, darkest tissue = 5th
     // percentile of the planes, marrow from the bodies (medians over planes).
-    let fat = median(
-        prep.iter()
-            .filter_map(|p| {
-                let r = (6.0 / p.roi.pixel_mm).round() as i64;
-                let (si, sj) = (p.seed.0 as i64, p.seed.1 as i64);
-                let (h, w) = p.smooth.dim();
-                let vals: Vec<f32> = ((si - r).max(0)..=(si + r).min(h as i64 - 1))
-                    .flat_map(|i| {
-                        ((sj - r).max(0)..=(sj + r).min(w as i64 - 1))
-                            .map(move |j| (i as usize, j as usize))
-                    })
-                    .map(|(i, j)| p.smooth[[i, j]])
-                    .collect();
-                percentile(&vals, FAT_PERCENTILE).map(f64::from)
-            })
-            .collect(),
-    );
+    let fat = median(prep.iter().filter_map(local_fat).collect());
     let dark = median(
         prep.iter()
             .filter_map(|p| percentile(p.smooth.as_slice().unwrap_or(&[]), 5.0).map(f64::from))
@@ -413,10 +423,46 @@ fn measure_one(
         fat: fat as f32,
         dark: dark as f32,
     };
-    let cast: Vec<rays::Rays> = prep
-        .iter()
-        .map(|p| rays::cast(&p.smooth, p.roi.pixel_mm, p.seed, &anchors, &p.wall))
-        .collect();
+    // Each plane's fat may be darker than the level's: partial volume with bone in a
+    // narrow foramen on thick slices, or brighter CSF near other planes' seeds on T2 (the
+    // median then sits above this plane's fat, and fat falls under `T`). The plane's own
+    // level is used, no higher than the level's and no lower than halfway to marrow.
+    let plane_anchors = |p: &Prepared| Anchors {
+        fat: local_fat(p).map_or(anchors.fat, |f| {
+            // max/min, not clamp: on a faint image marrow may exceed fat.
+            (f as f32)
+                .max(0.5 * (anchors.fat + anchors.marrow))
+                .min(anchors.fat)
+        }),
+        ..anchors
+    };
+    let cast_at = |p: &Prepared| {
+        rays::cast(
+            &p.smooth,
+            &p.fine,
+            p.roi.pixel_mm,
+            p.seed,
+            &plane_anchors(p),
+            &p.wall,
+        )
+    };
+    let mut cast: Vec<rays::Rays> = prep.iter().map(cast_at).collect();
+    // A seed from which most rays meet no fat within a root's radius is on a root pressed
+    // against bone, or on the bone beside a narrowed foramen (an osteophyte, the cortex):
+    // from there the rays would cross that bone as if it were the root. A root is never
+    // as dark as cortex (below `Td`: MR T1/T2 and CT alike), so such a plane is seeded
+    // again in the fat itself, the brightest point of the seed window.
+    for (p, c) in prep.iter_mut().zip(cast.iter_mut()) {
+        let (si, sj) = (p.seed.0 as usize, p.seed.1 as usize);
+        let on_cortex = p.smooth.get((si, sj)).is_some_and(|&v| v < anchors.td());
+        if 2 * c.rooted >= NRAY || !on_cortex {
+            continue;
+        }
+        if let Some(s) = rays::fat_seed(&p.smooth, p.window.0, p.window.1) {
+            p.seed = (s.0 as f64, s.1 as f64);
+            *c = cast_at(p);
+        }
+    }
     // Smoothness: circular median over 3 rays (15°; 5 rays clip the pointed lower end
     // of the teardrop: phantom heights ~1 mm short), then over 3 planes per ray.
     let circ: Vec<[f64; NRAY]> = cast
@@ -442,7 +488,7 @@ fn measure_one(
             p.seed,
             radii,
             cast[i].open,
-            &anchors,
+            &plane_anchors(&p),
             p.noise,
         );
         slices.push(SliceResult {
@@ -457,20 +503,8 @@ fn measure_one(
         .iter()
         .map(|r| r.seg.closed && r.seg.area_mm2 >= MIN_AREA_MM2)
         .collect();
-    let mut best = (0usize, 0usize);
-    let mut start = None;
-    for i in 0..=ok.len() {
-        match (start, ok.get(i).copied().unwrap_or(false)) {
-            (None, true) => start = Some(i),
-            (Some(a), false) => {
-                if i - a > best.1 - best.0 {
-                    best = (a, i);
-                }
-                start = None;
-            }
-            _ => {}
-        }
-    }
+    let areas: Vec<f64> = slices.iter().map(|r| r.seg.area_mm2).collect();
+    let best = closed_run(&ok, &areas, thin);
     let closed = best.1 > best.0;
     let (kept, min_area, open_frac) = if closed {
         let run: Vec<SliceResult> = slices.drain(best.0..best.1).collect();
@@ -563,6 +597,40 @@ fn measure_one(
     res
 }
 
+/// The planes that pass through the foramen: the longest run of consecutive planes with
+/// a closed ring (`ok`; on a tie the one of larger total area), as a half-open index
+/// range (empty when there is none). On thin
+/// planes (≤ 2 mm apart) the foramen's outline changes smoothly, so an area that jumps
+/// by more than `JUMP` between neighbours marks another structure and splits the run:
+/// medial to the pedicle margin a smaller ring closes in the lateral recess (phantom CT
+/// at 0.7 mm: half the area over 2-4 planes).
+fn closed_run(ok: &[bool], areas: &[f64], thin: bool) -> (usize, usize) {
+    let joined = |i: usize| {
+        let (a, b) = (areas[i - 1], areas[i]);
+        !thin || (a - b).abs() <= JUMP * a.min(b)
+    };
+    let mut best = (0usize, 0usize);
+    let mut start: Option<usize> = None;
+    for i in 0..=ok.len() {
+        let here = ok.get(i).copied().unwrap_or(false);
+        if let Some(a) = start
+            && (!here || !joined(i))
+        {
+            // Longest; on a tie the larger rings (the recess ring is the smaller).
+            let sum = |r: (usize, usize)| areas[r.0..r.1].iter().sum::<f64>();
+            let (len, best_len) = (i - a, best.1 - best.0);
+            if len > best_len || (len == best_len && sum((a, i)) > sum(best)) {
+                best = (a, i);
+            }
+            start = None;
+        }
+        if here && start.is_none() {
+            start = Some(i);
+        }
+    }
+    best
+}
+
 /// The planes sorted by position and the index of plane `k` among them.
 fn run_with_min(run: Vec<SliceResult>, k: usize) -> (Vec<SliceResult>, usize) {
     let pos = run[k].plane.position_mm;
@@ -597,4 +665,27 @@ fn level_roi(
         image.mapv_inplace(|x| -x);
     }
     Some((roi, image))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closed_run;
+
+    #[test]
+    fn the_closed_run_is_the_longest_and_splits_at_area_jumps_on_thin_planes() {
+        let ok = [false, true, true, true, true, true, true, false, true];
+        // Medial planes 64, 65, 72 (a recess ring), then the foramen 138-142.
+        let areas = [0.0, 64.0, 65.0, 72.0, 138.0, 140.0, 142.0, 0.0, 90.0];
+        // Thin planes: 72 -> 138 jumps by 92 % > 35 %, so the run splits into two parts
+        // of 3 planes; the one of larger area (the foramen) is kept. A longer run wins
+        // whatever its area.
+        assert_eq!(closed_run(&ok, &areas, true), (4, 7));
+        let ok2 = [true, true, true, true, true, true, true];
+        let areas2 = [64.0, 65.0, 72.0, 70.0, 140.0, 142.0, 139.0];
+        assert_eq!(closed_run(&ok2, &areas2, true), (0, 4));
+        // Thick planes: no split, the whole run of closed planes.
+        assert_eq!(closed_run(&ok, &areas, false), (1, 7));
+        // Nothing closed: an empty range.
+        assert_eq!(closed_run(&[false, false], &[10.0, 10.0], true), (0, 0));
+    }
 }

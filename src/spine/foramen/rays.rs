@@ -67,6 +67,9 @@ impl Anchors {
 pub struct Rays {
     pub radii: [f64; NRAY],
     pub open: [bool; NRAY],
+    /// Rays that entered fat within [`ROOT_R`] of the seed: most do when the seed is on
+    /// a root wrapped in fat; few when it sits on bone or disc beside the fat.
+    pub rooted: usize,
 }
 
 /// Angle of ray `k` (radians): 0 posterior (+column), π/2 up (-row).
@@ -136,10 +139,18 @@ fn first_dark_line(below: &[bool], v: &[f32], t: f32, nmax: usize) -> Option<usi
     None
 }
 
-/// Casts the rays on the smoothed plane `img` (pixel `px` mm) from `seed` (row, column).
+/// Casts the rays on the smoothed plane `img` (pixel `px` mm) from `seed` (row, column);
+/// where a ray stops, its edge is placed on the more lightly smoothed `fine` (same grid).
 /// `wall[i]` is the column of the posterior wall of the disc/bodies on row `i` (a ray
 /// stops where it passes in front of it); rows outside `wall` use its nearest entry.
-pub fn cast(img: &Array2<f32>, px: f64, seed: (f64, f64), a: &Anchors, wall: &[f64]) -> Rays {
+pub fn cast(
+    img: &Array2<f32>,
+    fine: &Array2<f32>,
+    px: f64,
+    seed: (f64, f64),
+    a: &Anchors,
+    wall: &[f64],
+) -> Rays {
     let t = a.t();
     let td = a.td();
     let back = (1.0 / STEP).round() as usize;
@@ -147,14 +158,18 @@ pub fn cast(img: &Array2<f32>, px: f64, seed: (f64, f64), a: &Anchors, wall: &[f
     let nmax = (RMAX / STEP).round() as usize;
     let mut radii = [RMAX; NRAY];
     let mut open = [true; NRAY];
+    let mut rooted = 0;
     let mut v = vec![0f32; ns];
+    let mut vf = vec![0f32; ns];
     for k in 0..NRAY {
         let (sn, cs) = angle(k).sin_cos();
-        for (s, val) in v.iter_mut().enumerate() {
+        for (s, (val, fv)) in v.iter_mut().zip(vf.iter_mut()).enumerate() {
             let r = s as f64 * STEP / px;
+            let (ri, ci) = (seed.0 - sn * r, seed.1 + cs * r);
             // Outside the data: never a boundary, so a ray running out of the image
             // without a stop stays open.
-            *val = sample(img, seed.0 - sn * r, seed.1 + cs * r).unwrap_or(f32::INFINITY);
+            *val = sample(img, ri, ci).unwrap_or(f32::INFINITY);
+            *fv = sample(fine, ri, ci).unwrap_or(f32::INFINITY);
         }
         // Stops count only after the ray has entered fat (the seed sits on the root).
         let mut inside = false;
@@ -166,6 +181,11 @@ pub fn cast(img: &Array2<f32>, px: f64, seed: (f64, f64), a: &Anchors, wall: &[f
                 !inside && (s as f64 * STEP) < ROOT_R
             })
             .collect();
+        rooted += usize::from(
+            v.iter()
+                .position(|&x| x >= t && x.is_finite())
+                .is_some_and(|e| (e as f64 * STEP) < ROOT_R),
+        );
         let below_a: Vec<bool> = v.iter().zip(&pre).map(|(&x, &p)| x < t && !p).collect();
         let below_b: Vec<bool> = v.iter().zip(&pre).map(|(&x, &p)| x < td && !p).collect();
         let nrun = (RUN / STEP).round() as usize;
@@ -182,15 +202,15 @@ pub fn cast(img: &Array2<f32>, px: f64, seed: (f64, f64), a: &Anchors, wall: &[f
             // the stop (cortex: well below `T`; marrow alone: `T` itself), looked for
             // from 1 mm before to 1.5 mm after the stop; grey tissue inside (no sample
             // above that level there) keeps the threshold crossing.
-            let beyond = v[i..(i + look + 1).min(ns)]
+            let beyond = vf[i..(i + look + 1).min(ns)]
                 .iter()
                 .copied()
                 .fold(f32::INFINITY, f32::min);
             let edge = (0.5 * (a.fat + beyond)).min(t);
-            let (i, thr) = (i.saturating_sub(back).max(1)..(i + look).min(ns))
-                .find(|&j| v[j - 1] >= edge && v[j] < edge)
-                .map_or((i, thr), |j| (j, edge));
-            let (v0, v1) = (v[i - 1], v[i]);
+            let (i, thr, p) = (i.saturating_sub(back).max(1)..(i + look).min(ns))
+                .find(|&j| vf[j - 1] >= edge && vf[j] < edge)
+                .map_or((i, thr, &v), |j| (j, edge, &vf));
+            let (v0, v1) = (p[i - 1], p[i]);
             let f = if v0 >= thr {
                 ((v0 - thr) / (v0 - v1).max(1e-6)).clamp(0.0, 1.0)
             } else {
@@ -214,7 +234,11 @@ pub fn cast(img: &Array2<f32>, px: f64, seed: (f64, f64), a: &Anchors, wall: &[f
             }
         }
     }
-    Rays { radii, open }
+    Rays {
+        radii,
+        open,
+        rooted,
+    }
 }
 
 /// Rays in the circular median of the radii: 3 (15°) removes a single spoke (noise, a
@@ -445,6 +469,19 @@ pub fn ring_seed(
     best.map(|b| b.1)
 }
 
+/// The brightest point of `window` (rows, columns; half-open): a seed in the fat.
+pub fn fat_seed(
+    img: &Array2<f32>,
+    rows: (usize, usize),
+    cols: (usize, usize),
+) -> Option<(usize, usize)> {
+    let (h, w) = img.dim();
+    (rows.0..rows.1.min(h))
+        .flat_map(|i| (cols.0..cols.1.min(w)).map(move |j| (i, j)))
+        .filter(|&(i, j)| img[[i, j]].is_finite())
+        .max_by(|&a, &b| img[a].total_cmp(&img[b]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,7 +533,7 @@ mod tests {
             |y, x| ell(y, x) < 1.5,
         );
         let seed = (40.0, 40.0);
-        let rays = cast(&img, px, seed, &A, &[]);
+        let rays = cast(&img, &img, px, seed, &A, &[]);
         assert!(is_closed(&rays.open), "{:?}", rays.open);
         let seg = finish(&img, px, seed, rays.radii, rays.open, &A, 10.0);
         let truth = std::f64::consts::PI * 35.0;
@@ -514,6 +551,62 @@ mod tests {
     }
 
     #[test]
+    fn the_edge_of_a_blurred_thin_cortex_is_placed_on_the_lightly_smoothed_plane() {
+        // A fat disk of radius 6 mm (π·36 = 113.1 mm²) in 1 mm of cortex, marrow beyond,
+        // blurred by σ 0.7 mm (the plane the rays stop on): the half level of the thin
+        // cortex dip lies inside the disk, so the area comes out short; placing the edge
+        // on the same disk blurred by σ 0.35 mm brings it back within 5 %.
+        let px = 0.25;
+        let disk = |y: f64, x: f64| x * x + y * y;
+        let img = image(120, px, |y, x| disk(y, x) < 36.0, |y, x| disk(y, x) < 49.0);
+        let coarse = crate::imageops::gaussian_blur(img.view(), 0.7 / px, 0.7 / px);
+        let fine = crate::imageops::gaussian_blur(img.view(), 0.35 / px, 0.35 / px);
+        let truth = std::f64::consts::PI * 36.0;
+        let area = |edge: &Array2<f32>| {
+            let r = cast(&coarse, edge, px, (60.0, 60.0), &A, &[]);
+            assert!(is_closed(&r.open));
+            shoelace(&polygon((60.0, 60.0), &r.radii, px)) * px * px
+        };
+        let (a_coarse, a_fine) = (area(&coarse), area(&fine));
+        assert!(
+            (a_fine - truth).abs() < 0.05 * truth,
+            "{a_fine:.1} vs {truth:.1}"
+        );
+        // Measured when written: 100.8 (-11 %) against 110.0 (-3 %).
+        assert!(a_coarse < 0.93 * truth, "{a_coarse:.1} vs {truth:.1}");
+    }
+
+    #[test]
+    fn rays_from_a_root_in_fat_are_rooted_and_from_bone_beside_fat_not() {
+        // A 2 mm root in the middle of the ellipse of fat: every ray meets fat within
+        // 4 mm. A seed 4 mm deep inside the marrow below the ellipse meets fat only on
+        // the few rays pointing up into it.
+        let px = 0.5;
+        let ell = |y: f64, x: f64| (x / 5.0).powi(2) + (y / 7.0).powi(2);
+        let img = image(
+            80,
+            px,
+            |y, x| ell(y, x) < 1.0 && x * x + y * y > 4.0,
+            |y, x| ell(y, x) < 1.3,
+        );
+        let on_root = cast(&img, &img, px, (40.0, 40.0), &A, &[]);
+        assert_eq!(on_root.rooted, NRAY);
+        // 7 mm + 1.5 mm cortex + 3 mm of marrow below the centre: row 40 + 23.
+        let in_bone = cast(&img, &img, px, (63.0, 40.0), &A, &[]);
+        assert!(in_bone.rooted < NRAY / 4, "{}", in_bone.rooted);
+    }
+
+    #[test]
+    fn the_fat_seed_is_the_brightest_point_of_the_window() {
+        let mut img = Array2::from_elem((20, 20), 100.0f32);
+        img[[3, 17]] = 900.0; // outside the window
+        img[[12, 8]] = 500.0;
+        img[[5, 5]] = f32::NAN;
+        assert_eq!(fat_seed(&img, (2, 15), (2, 12)), Some((12, 8)));
+        assert_eq!(fat_seed(&img, (30, 40), (2, 12)), None);
+    }
+
+    #[test]
     fn a_ring_open_at_the_top_is_not_closed() {
         // The same ellipse with a 4 mm wide channel of fat running up out of the image.
         let px = 0.5;
@@ -524,7 +617,7 @@ mod tests {
             |y, x| ell(y, x) < 1.0 || (y > 0.0 && x.abs() < 2.0),
             |y, x| ell(y, x) < 1.5,
         );
-        let rays = cast(&img, px, (40.0, 40.0), &A, &[]);
+        let rays = cast(&img, &img, px, (40.0, 40.0), &A, &[]);
         assert!(!is_closed(&rays.open));
         // Straight up is open, straight down closed.
         assert!(rays.open[NRAY / 4] && !rays.open[3 * NRAY / 4]);
@@ -535,7 +628,7 @@ mod tests {
         // Fat everywhere (as a bright T2 disc in front would be): only the wall at
         // column 30 (5 mm in front of the seed) stops the anterior ray.
         let img = Array2::from_elem((80, 80), 1000.0f32);
-        let rays = cast(&img, 0.5, (40.0, 40.0), &A, &vec![30.0; 80]);
+        let rays = cast(&img, &img, 0.5, (40.0, 40.0), &A, &vec![30.0; 80]);
         let front = NRAY / 2;
         assert!(!rays.open[front] && (rays.radii[front] - 5.0).abs() <= 0.25);
         assert!(rays.open[0]);
@@ -571,7 +664,7 @@ mod tests {
         };
         let img = image(80, px, |y, x| tear(y, x, 0.0), |y, x| tear(y, x, 1.0));
         let seed = (38.0, 40.0);
-        let rays = cast(&img, px, seed, &A, &[]);
+        let rays = cast(&img, &img, px, seed, &A, &[]);
         assert!(is_closed(&rays.open));
         let height = |w: usize| {
             let p = polygon(seed, &circular_median(&rays.radii, w), px);

@@ -1,8 +1,11 @@
 //! Foramen accuracy on generated phantoms: the evaluation behind
-//! `examples/eval_phantoms.rs` and the regression test `tests/foramen_eval.rs`.
+//! `examples/eval_phantoms.rs` and the regression tests `tests/foramen_eval.rs` and
+//! `tests/foramen_variants.rs`.
 //!
 //! Cases cycle through MR T1, MR T2, CT sagittal and CT axial; severities normal,
-//! mixed, severe, random; SNR 8-30; slice thickness 3-5 mm. Each case is rendered,
+//! mixed, severe, random; SNR 8-30; slice thickness 3-5 mm. Cases from
+//! [`FIRST_VARIANT_CASE`] on add the foramen variants from real-scan failures (root on
+//! the pedicle, fat-poor, reference-derived shapes), with figures per variant kind. Each case is rendered,
 //! localised and measured as `foramen measure` does, and every truth foramen is compared
 //! with the reported one of the same level and side (or, with `by_position`, with the
 //! one found at the truth disc's position, which separates segmentation from labelling

@@ -406,38 +406,23 @@ impl Builder {
     /// With a `shaped` outline (variant), that outline is the envelope and the plain
     /// envelope's space around it is filled with fibrous tissue (the mould).
     fn envelope(&mut self, level: usize, s: &Site, shaped: Option<Shape>) -> [Vec3; 2] {
-        let (axis, plain) = envelope_shape(s);
-        match shaped {
-            None => self.push_role(
-                Tissue::ForaminalFat,
-                P_ENVELOPE,
-                Role::Envelope(level, s.side),
-                plain,
-            ),
-            Some(outline) => {
-                // The axis runs through the outline's centre: the planes that cross it
-                // are the ones through the shaped foramen.
-                if let Shape::Profile { frame: of, .. } = &outline {
-                    let c = s.frame.to_local(of.origin);
-                    let axis = [s.u0, s.u1].map(|u| s.frame.to_world([s.sign * u, c[1], c[2]]));
-                    self.push_role(
-                        Tissue::ForaminalFat,
-                        P_ENVELOPE,
-                        Role::Envelope(level, s.side),
-                        outline,
-                    );
-                    self.push(Tissue::Ligament, P_MOULD, plain);
-                    return axis;
-                }
-                self.push_role(
-                    Tissue::ForaminalFat,
-                    P_ENVELOPE,
-                    Role::Envelope(level, s.side),
-                    outline,
-                );
-                self.push(Tissue::Ligament, P_MOULD, plain);
+        let (plain_axis, plain) = envelope_shape(s);
+        let role = Role::Envelope(level, s.side);
+        let Some(outline) = shaped else {
+            self.push_role(Tissue::ForaminalFat, P_ENVELOPE, role, plain);
+            return plain_axis;
+        };
+        // The axis runs through the outline's centre: the planes that cross it are the
+        // ones through the shaped foramen.
+        let axis = match &outline {
+            Shape::Profile { frame, .. } => {
+                let c = s.frame.to_local(frame.origin);
+                [s.u0, s.u1].map(|u| s.frame.to_world([s.sign * u, c[1], c[2]]))
             }
-        }
+            _ => plain_axis,
+        };
+        self.push_role(Tissue::ForaminalFat, P_ENVELOPE, role, outline);
+        self.push(Tissue::Ligament, P_MOULD, plain);
         axis
     }
 

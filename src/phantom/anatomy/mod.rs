@@ -412,7 +412,18 @@ impl Anatomy {
             let foramina = ls.mobile.then(|| {
                 Side::BOTH.map(|side| {
                     let k = side.index();
-                    let variant = variants.get(i, k).filter(|_| ls.reported);
+                    // Reference shapes are of healthy foramina: a narrowed one keeps the
+                    // outline its pathology carves.
+                    let variant =
+                        variants
+                            .get(i, k)
+                            .filter(|_| ls.reported)
+                            .map(|v| ForamenVariant {
+                                shape: v
+                                    .shape
+                                    .filter(|_| ls.knobs[k].class <= PathologyClass::Mild),
+                                ..v
+                            });
                     b.foramen(
                         i,
                         side,

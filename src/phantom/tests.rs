@@ -827,3 +827,38 @@ fn t2_renders_fat_and_csf_bright_and_the_root_dark() {
         );
     }
 }
+
+#[test]
+fn reference_shapes_apply_only_to_normal_and_mild_foramina() {
+    use anatomy::PathologyClass;
+    use anatomy::variant::{ShapeClass, ShapeTarget};
+    let o = PhantomOptions {
+        severity: Severity::Severe,
+        ..small(3)
+    };
+    let case = generate_with(
+        &o,
+        &RemnantDraw::NONE,
+        &all_foramina(anatomy::variant::ForamenVariant {
+            shape: Some(ShapeTarget {
+                class: ShapeClass::Oval,
+                height_mm: 15.0,
+                width_mm: 9.0,
+            }),
+            ..PLAIN
+        }),
+    )
+    .unwrap();
+    let mut narrowed = 0;
+    for l in &case.truth.levels {
+        let shaped = l.variant.unwrap().shape.is_some();
+        assert_eq!(
+            shaped,
+            l.pathology.class <= PathologyClass::Mild,
+            "{}",
+            l.level
+        );
+        narrowed += !shaped as usize;
+    }
+    assert!(narrowed >= 2, "a severe case has narrowed foramina");
+}

@@ -166,3 +166,43 @@ fn invalid_phantom_options_are_usage_errors() {
     ]);
     assert_eq!(run.status.code(), Some(2));
 }
+
+#[test]
+fn phantom_variants_flag_records_each_foramens_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth_of = |name: &str, extra: &[&str]| -> serde_json::Value {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "phantom",
+            "--out",
+            out.to_str().unwrap(),
+            "--seed",
+            "9",
+            "--rows",
+            "96",
+            "--columns",
+            "96",
+            "--pixel-spacing",
+            "3",
+            "--slices",
+            "11",
+        ];
+        args.extend_from_slice(extra);
+        let run = foramen(&args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        serde_json::from_slice(&std::fs::read(out.join("truth.json")).unwrap()).unwrap()
+    };
+    let plain = truth_of("plain", &[]);
+    let with = truth_of("variants", &["--variants"]);
+    assert!(plain["options"].get("variants").is_none());
+    assert_eq!(with["options"]["variants"], true);
+    let levels = with["levels"].as_array().unwrap();
+    assert!(levels.iter().all(|l| l["variant"].is_object()));
+    assert!(plain["levels"][0].get("variant").is_none());
+    // Same spine: the discs do not move.
+    assert_eq!(plain["discs"], with["discs"]);
+}

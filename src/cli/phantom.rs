@@ -101,6 +101,11 @@ pub struct PhantomArgs {
     /// 8-30; some transitional) with seeds SEED, SEED+1, ...
     #[arg(long, value_name = "N")]
     suite: Option<usize>,
+    /// Add the per-foramen variants from real-scan failures (root against the pedicle,
+    /// dark fat-poor foramina, reference-derived shapes; see docs/phantom.md). Off by
+    /// default; the other anatomy of a seed stays the same.
+    #[arg(long)]
+    variants: bool,
     /// Instead of a phantom, write the malformed-input corpus (truncated files, lying
     /// lengths, missing attributes, junk, symlink loops...) to --out, with an index
     /// `corpus.tsv` of each file's defect (see docs/robustness.md).
@@ -137,6 +142,7 @@ fn options(a: &PhantomArgs) -> PhantomOptions {
         slice_thickness_mm: a.slice_thickness,
         slice_gap_mm: a.slice_gap,
         num_slices: a.slices,
+        variants: a.variants,
         ..PhantomOptions::default()
     }
 }

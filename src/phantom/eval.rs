@@ -1,8 +1,11 @@
 //! Foramen accuracy on generated phantoms: the evaluation behind
-//! `examples/eval_phantoms.rs` and the regression test `tests/foramen_eval.rs`.
+//! `examples/eval_phantoms.rs` and the regression tests `tests/foramen_eval.rs` and
+//! `tests/foramen_variants.rs`.
 //!
 //! Cases cycle through MR T1, MR T2, CT sagittal and CT axial; severities normal,
-//! mixed, severe, random; SNR 8-30; slice thickness 3-5 mm. Each case is rendered,
+//! mixed, severe, random; SNR 8-30; slice thickness 3-5 mm. Cases from
+//! [`FIRST_VARIANT_CASE`] on add the foramen variants from real-scan failures (root on
+//! the pedicle, fat-poor, reference-derived shapes), with figures per variant kind. Each case is rendered,
 //! localised and measured as `foramen measure` does, and every truth foramen is compared
 //! with the reported one of the same level and side (or, with `by_position`, with the
 //! one found at the truth disc's position, which separates segmentation from labelling
@@ -11,9 +14,32 @@
 use crate::grading::Thresholds;
 use crate::phantom::anatomy::Side as TruthSide;
 use crate::phantom::output::suite_case;
-use crate::phantom::{PhantomOptions, PhantomPlane, generate};
+use crate::phantom::{PhantomOptions, PhantomPlane, Severity, generate};
 use crate::spine::foramen::Side;
 use crate::spine::{AnalysisOptions, analyse};
+
+/// Figures of one group of foramina (one variant kind, or the plain cases).
+#[derive(Debug, Clone, Default)]
+pub struct KindFigures {
+    pub total: usize,
+    pub found: usize,
+    pub area_ok: usize,
+    pub height_ok: usize,
+    pub height_n: usize,
+    /// |found - truth| / truth of the found foramina.
+    pub errors: Vec<f64>,
+}
+
+impl KindFigures {
+    pub fn median_abs_area_error(&self) -> f64 {
+        let mut e = self.errors.clone();
+        e.sort_by(f64::total_cmp);
+        e.get(e.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+}
+
+/// First case of the suite with the foramen variants on (see [`case_options`]).
+pub const FIRST_VARIANT_CASE: usize = 40;
 
 /// Accuracy figures of one evaluation run.
 #[derive(Debug, Clone, Default)]
@@ -32,9 +58,14 @@ pub struct EvalSummary {
     pub foramen_ms: f64,
     /// One line per case, and per foramen when `verbose`.
     pub lines: Vec<String>,
+    /// Per variant kind (`plain` = cases without variants; a foramen with several
+    /// kinds counts in each).
+    pub by_kind: std::collections::BTreeMap<String, KindFigures>,
 }
 
-/// Options of case `i` of the suite.
+/// Options of case `i` of the suite. Cases from [`FIRST_VARIANT_CASE`] on have the
+/// foramen variants on (normal and mixed severities, MR T1 / T2 / CT sagittal / CT
+/// axial, sagittal slices 3-5 mm); the cases before are as they always were.
 pub fn case_options(first: u64, i: usize) -> PhantomOptions {
     // The varied suite of `foramen phantom --suite` without transitional anatomy (the
     // truth then names other levels), with slice thickness 3-5 mm on sagittal series.
@@ -46,11 +77,42 @@ pub fn case_options(first: u64, i: usize) -> PhantomOptions {
     o.lumbar_count = 5;
     o.slice_thickness_mm =
         (o.plane == PhantomPlane::Sagittal).then(|| [3.0, 3.5, 4.0, 4.5, 5.0][(i / 2) % 5]);
+    if i >= FIRST_VARIANT_CASE {
+        let j = i - FIRST_VARIANT_CASE;
+        o.variants = true;
+        o.severity = [Severity::Normal, Severity::Mixed][(j / 4) % 2];
+        // T1 4, T2 4, CT 5, axial; T1 3, T2 5, CT 3.5, axial (mm).
+        o.slice_thickness_mm = (o.plane == PhantomPlane::Sagittal)
+            .then(|| [4.0, 4.0, 5.0, 4.0, 3.0, 5.0, 3.5, 4.0][j % 8]);
+    }
     o
 }
 
 /// Runs `cases` cases from seed `first`.
 pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> EvalSummary {
+    evaluate_cases(0..cases, first, by_position, verbose)
+}
+
+/// Runs the cases `range` of the suite from seed `first` (e.g. the variant cases
+/// `FIRST_VARIANT_CASE..FIRST_VARIANT_CASE + 8`).
+pub fn evaluate_cases(
+    range: std::ops::Range<usize>,
+    first: u64,
+    by_position: bool,
+    verbose: bool,
+) -> EvalSummary {
+    let cases: Vec<(usize, PhantomOptions)> = range.map(|i| (i, case_options(first, i))).collect();
+    evaluate_options(&cases, by_position, verbose)
+}
+
+/// Runs the given cases (suite index, options), e.g. the variant cases with the
+/// variants turned off, to compare like with like.
+pub fn evaluate_options(
+    cases_opts: &[(usize, PhantomOptions)],
+    by_position: bool,
+    verbose: bool,
+) -> EvalSummary {
+    let cases = cases_opts.len();
     let thresholds = Thresholds::default();
     let mut lines: Vec<String> = Vec::new();
     macro_rules! out {
@@ -62,8 +124,8 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
     let mut errors = Vec::new();
     let mut times = Vec::new();
     let mut confusion = std::collections::BTreeMap::<(String, String), usize>::new();
-    for i in 0..cases {
-        let opts = case_options(first, i);
+    let mut by_kind = std::collections::BTreeMap::<String, KindFigures>::new();
+    for (i, opts) in cases_opts.iter().cloned() {
         let case = generate(&opts).expect("valid options");
         let weighting = opts.series_weighting();
         let label = format!(
@@ -128,6 +190,10 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
             let Some(ta) = t.min_area_mm2 else { continue };
             total += 1;
             c_n += 1;
+            let kinds: Vec<&str> = t.variant.map_or(vec!["plain"], |v| v.kinds());
+            for k in &kinds {
+                by_kind.entry(k.to_string()).or_default().total += 1;
+            }
             let side = match t.side {
                 TruthSide::Left => Side::Left,
                 TruthSide::Right => Side::Right,
@@ -141,9 +207,10 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
             let Some(r) = r.filter(|r| r.min_area_mm2.is_some()) else {
                 if verbose {
                     out!(
-                        "    {} {:5}: truth {ta:6.1} | not found: {}",
+                        "    {} {:5} [{}]: truth {ta:6.1} | not found: {}",
                         t.level,
                         side.as_str(),
+                        kinds.join(","),
                         r.and_then(|r| r.reason.clone()).unwrap_or_default()
                     );
                 }
@@ -162,10 +229,23 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
                 c_ok += 1;
             }
             errors.push((err / ta).abs());
-            if let (Some(h), Some(th)) = (r.height_mm, t.height_mm) {
-                height_n += 1;
-                if (h - th).abs() <= 1.5 {
-                    height_ok += 1;
+            let h_ok = match (r.height_mm, t.height_mm) {
+                (Some(h), Some(th)) => {
+                    height_n += 1;
+                    let ok = (h - th).abs() <= 1.5;
+                    height_ok += ok as usize;
+                    Some(ok)
+                }
+                _ => None,
+            };
+            for k in &kinds {
+                let f = by_kind.entry(k.to_string()).or_default();
+                f.found += 1;
+                f.area_ok += ok as usize;
+                f.errors.push((err / ta).abs());
+                if let Some(h) = h_ok {
+                    f.height_n += 1;
+                    f.height_ok += h as usize;
                 }
             }
             let (grade, rule) = grade_of(r);
@@ -194,9 +274,10 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
                     .map(|s| format!("{:.1}:{:.0}", s.plane.position_mm, s.seg.area_mm2))
                     .collect();
                 out!(
-                    "    {} {:5}: truth {ta:6.1} got {a:6.1} ({:+5.1}%){} | h {:.1}/{:.1} w {:.1}/{:.1} pdh {:.1}/{:.1} | grade {}/{} ({:?}) | truth [{}] got [{}]",
+                    "    {} {:5} [{}]: truth {ta:6.1} got {a:6.1} ({:+5.1}%){} | h {:.1}/{:.1} w {:.1}/{:.1} pdh {:.1}/{:.1} | grade {}/{} ({:?}) | truth [{}] got [{}]",
                     t.level,
                     side.as_str(),
+                    kinds.join(","),
                     100.0 * err / ta,
                     if ok { "" } else { " !" },
                     r.height_mm.unwrap_or(f64::NAN),
@@ -233,6 +314,7 @@ pub fn evaluate(cases: usize, first: u64, by_position: bool, verbose: bool) -> E
         confusion,
         foramen_ms: f.get(f.len() / 2).copied().unwrap_or(f64::NAN),
         lines,
+        by_kind,
     }
 }
 
@@ -259,6 +341,31 @@ impl EvalSummary {
             pct(self.grade_ok, self.total),
             self.confusion,
             self.foramen_ms,
-        )
+        ) + &self.kind_report()
+    }
+
+    /// One line per variant kind (empty when the run had no variant cases).
+    pub fn kind_report(&self) -> String {
+        if self.by_kind.keys().all(|k| k == "plain") {
+            return String::new();
+        }
+        let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+        let mut s =
+            String::from("\nper kind (found, area ok, median error, heights within 1.5 mm):");
+        for (k, f) in &self.by_kind {
+            s += &format!(
+                "\n  {k:18} n {:3}: found {:3} ({:5.1}%), area ok {:3} ({:5.1}%), median {:5.1}%, heights {}/{} ({:.1}%)",
+                f.total,
+                f.found,
+                pct(f.found, f.total),
+                f.area_ok,
+                pct(f.area_ok, f.total),
+                100.0 * f.median_abs_area_error(),
+                f.height_ok,
+                f.height_n,
+                pct(f.height_ok, f.height_n),
+            );
+        }
+        s
     }
 }

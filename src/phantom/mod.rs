@@ -31,6 +31,7 @@ use serde::Serialize;
 use crate::grading::Thresholds;
 use crate::volume::{Modality, Volume};
 use anatomy::sacrum::{RemnantDraw, SacralRemnant};
+use anatomy::variant::VariantDraw;
 use anatomy::{Anatomy, Habitus, Region};
 use render::{Acquisition, BiasField, Contrast};
 use truth::LevelTruth;
@@ -88,6 +89,11 @@ pub struct PhantomOptions {
     pub truth_step_mm: f64,
     /// Grading thresholds used for the expected grade in the truth.
     pub thresholds: Thresholds,
+    /// Per-foramen variants from real-scan failures (root on the pedicle, fat-poor,
+    /// reference-derived shapes; docs/phantom.md), from their own random stream (6).
+    /// Off by default: without it a case is exactly what it was before variants existed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub variants: bool,
 }
 
 impl Default for PhantomOptions {
@@ -109,6 +115,7 @@ impl Default for PhantomOptions {
             num_slices: None,
             truth_step_mm: 0.1,
             thresholds: Thresholds::default(),
+            variants: false,
         }
     }
 }
@@ -285,9 +292,9 @@ fn validate(o: &PhantomOptions) -> Result<(), PhantomError> {
 }
 
 /// Random stream `stream` of the case seed: anatomy (1), acquisition (2), contrast (3),
-/// MR timing (4) and sacral remnants (5) draw from separate streams, so overriding the
-/// acquisition keeps the same anatomy, and the remnants, added later, left every other
-/// draw as it was.
+/// MR timing (4), sacral remnants (5) and foramen variants (6) draw from separate
+/// streams, so overriding the acquisition keeps the same anatomy, and the remnants and
+/// variants, added later, left every other draw as it was.
 fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
@@ -296,13 +303,24 @@ fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
 
 /// Generates one case. Deterministic for given options.
 pub fn generate(opts: &PhantomOptions) -> Result<PhantomCase, PhantomError> {
-    generate_with(opts, &RemnantDraw::sample(&mut stream(opts.seed, 5)))
+    let variants = if opts.variants {
+        VariantDraw::sample(&mut stream(opts.seed, 6))
+    } else {
+        VariantDraw::NONE
+    };
+    generate_with(
+        opts,
+        &RemnantDraw::sample(&mut stream(opts.seed, 5)),
+        &variants,
+    )
 }
 
-/// [`generate`] with the sacral remnants given instead of drawn.
+/// [`generate`] with the sacral remnants and the foramen variants given instead of
+/// drawn.
 fn generate_with(
     opts: &PhantomOptions,
     remnants: &RemnantDraw,
+    variants: &VariantDraw,
 ) -> Result<PhantomCase, PhantomError> {
     validate(opts)?;
     let anat = Anatomy::sample(
@@ -310,6 +328,7 @@ fn generate_with(
         opts.severity,
         opts.lumbar_count,
         remnants,
+        variants,
     );
     let acq = render::plan(&anat, opts, &mut stream(opts.seed, 2))?;
     let voxels = acq.slices as u128 * acq.rows as u128 * acq.columns as u128;
@@ -320,7 +339,10 @@ fn generate_with(
         });
     }
     let mut rng_c = stream(opts.seed, 3);
-    let contrast = render::sample_contrast(opts, &mut rng_c);
+    let mut contrast = render::sample_contrast(opts, &mut rng_c);
+    if !variants.foramina.is_empty() {
+        contrast.add_foraminal_soft(variants.soft_blend);
+    }
     let g = acq.geometry.clone();
     let mid = anat
         .vertebrae

@@ -34,7 +34,7 @@ pub enum WriteCaseError {
 
 /// A key that identifies a case's content, so its UIDs are stable across runs.
 fn case_key(opts: &PhantomOptions) -> String {
-    format!(
+    let key = format!(
         "{:?}|{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         opts.modality,
         opts.weighting,
@@ -49,7 +49,13 @@ fn case_key(opts: &PhantomOptions) -> String {
         opts.slice_thickness_mm,
         opts.slice_gap_mm,
         opts.num_slices
-    )
+    );
+    // Appended only when on, so the UIDs of cases without variants stay as they were.
+    if opts.variants {
+        key + "|variants"
+    } else {
+        key
+    }
 }
 
 /// Writes `dir/series/*.dcm` and `dir/truth.json`. Returns the DICOM paths.

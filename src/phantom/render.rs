@@ -244,6 +244,18 @@ impl MarrowTexture {
 }
 
 impl Contrast {
+    /// Adds the value of the fat-poor variant's veins / fibrosis, `fat + blend · (root -
+    /// fat)` (no random draw: the cases without variants keep their contrast stream).
+    pub fn add_foraminal_soft(&mut self, blend: f64) {
+        let table = self.table();
+        let (fat, root) = (
+            table[Tissue::ForaminalFat.index()] as f64,
+            table[Tissue::Root.index()] as f64,
+        );
+        self.values
+            .push((Tissue::ForaminalSoft, (fat + blend * (root - fat)) as f32));
+    }
+
     pub fn table(&self) -> [f32; TISSUE_COUNT] {
         let mut t = [0.0f32; TISSUE_COUNT];
         for (tissue, v) in &self.values {
@@ -259,7 +271,8 @@ pub fn sample_contrast(opts: &PhantomOptions, rng: &mut ChaCha8Rng) -> Contrast 
     match opts.modality {
         Modality::MR => {
             // Relative signal (fat = 1 on T1, CSF = 1 on T2), see docs/phantom.md.
-            let nominal: [(Tissue, f64); TISSUE_COUNT] = match opts.weighting {
+            // The tissues of every case (the variants' tissue is added after the draws).
+            let nominal: [(Tissue, f64); 14] = match opts.weighting {
                 Weighting::T1 => [
                     (Air, 0.0),
                     (Fat, 1.0),

@@ -180,6 +180,41 @@ pub enum Shape {
         half_height_mm: f64,
         planes: [(Vec3, Vec3); 2],
     },
+    /// A foramen-like outline in the frame's v-w plane extruded along u (`|u| <=
+    /// half_u_mm`): `|v| <= half_width_mm · f(s)` with `s = w / height_mm + 1/2` from 0
+    /// (bottom) to 1 (top). `f` rises from `base` at `s = 0` to 1 at `s = apex`
+    /// (linearly, or as an elliptic quarter with `linear_base` false), then falls as an
+    /// elliptic cap to 0 at `s = 1`. `f` is concave, so the shape is convex.
+    Profile {
+        frame: Frame,
+        half_u_mm: f64,
+        half_width_mm: f64,
+        height_mm: f64,
+        apex: f64,
+        base: f64,
+        linear_base: bool,
+    },
+    /// Points inside both shapes (convex when both are).
+    Intersection(Box<Shape>, Box<Shape>),
+}
+
+/// The width factor `f(s)` of [`Shape::Profile`]; `None` outside `0..=1`.
+pub fn profile_factor(s: f64, apex: f64, base: f64, linear_base: bool) -> Option<f64> {
+    if !(0.0..=1.0).contains(&s) {
+        return None;
+    }
+    Some(if s >= apex {
+        let x = (s - apex) / (1.0 - apex).max(1e-9);
+        (1.0 - x * x).max(0.0).sqrt()
+    } else {
+        let x = (apex - s) / apex.max(1e-9);
+        let g = if linear_base {
+            1.0 - x
+        } else {
+            (1.0 - x * x).max(0.0).sqrt()
+        };
+        base + (1.0 - base) * g
+    })
 }
 
 impl Shape {
@@ -243,6 +278,23 @@ impl Shape {
                     && ipow(l[0].abs() / radii_mm[0], *exp) + ipow(l[1].abs() / radii_mm[1], *exp)
                         <= 1.0
             }
+            Shape::Profile {
+                frame,
+                half_u_mm,
+                half_width_mm,
+                height_mm,
+                apex,
+                base,
+                linear_base,
+            } => {
+                let l = frame.to_local(p);
+                if l[0].abs() > *half_u_mm {
+                    return false;
+                }
+                profile_factor(l[2] / height_mm + 0.5, *apex, *base, *linear_base)
+                    .is_some_and(|f| l[1].abs() <= half_width_mm * f)
+            }
+            Shape::Intersection(a, b) => a.contains(p) && b.contains(p),
         }
     }
 
@@ -264,6 +316,24 @@ impl Shape {
                 half_height_mm,
                 ..
             } => oriented_box(&mut bb, frame, [radii_mm[0], radii_mm[1], *half_height_mm]),
+            Shape::Profile {
+                frame,
+                half_u_mm,
+                half_width_mm,
+                height_mm,
+                ..
+            } => oriented_box(
+                &mut bb,
+                frame,
+                [*half_u_mm, *half_width_mm, 0.5 * height_mm],
+            ),
+            Shape::Intersection(a, b) => {
+                let (a, b) = (a.aabb(), b.aabb());
+                bb = Aabb {
+                    min: [0, 1, 2].map(|k| a.min[k].max(b.min[k])),
+                    max: [0, 1, 2].map(|k| a.max[k].min(b.max[k])),
+                };
+            }
         }
         bb
     }
@@ -288,6 +358,19 @@ impl Shape {
                 }
                 out
             }
+            Shape::Profile {
+                frame,
+                half_u_mm,
+                half_width_mm,
+                height_mm,
+                ..
+            } => Shape::SuperQuadric {
+                frame: *frame,
+                radii_mm: [*half_u_mm, *half_width_mm, 0.5 * height_mm],
+                exps: [0, 0, 0],
+                v_max_mm: f64::INFINITY,
+            }
+            .box_corners(),
             _ => self.aabb().corners().to_vec(),
         }
     }
@@ -454,6 +537,85 @@ mod tests {
         assert!(!s.contains([0.0, 3.1, 0.0]), "cut by v_max");
         assert!(!s.contains([0.0, 0.0, 2.1]), "outside the upper plane");
         assert!(s.aabb().contains([9.0, -4.0, 4.0]));
+    }
+
+    #[test]
+    fn profile_shapes_have_their_drawn_width_profile_and_area() {
+        // Oval: an ellipse of half-axes 4.5 (v) and 8 (w): area π·4.5·8.
+        let oval = Shape::Profile {
+            frame: Frame::aligned([0.0; 3]),
+            half_u_mm: 5.0,
+            half_width_mm: 4.5,
+            height_mm: 16.0,
+            apex: 0.5,
+            base: 0.0,
+            linear_base: false,
+        };
+        let w = PlaneWindow::covering(
+            [0.0; 3],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, -1.0],
+            &oval.aabb().grown(1.0),
+        )
+        .unwrap();
+        let area = w.area_mm2(0.02, |p| oval.contains(p));
+        let expected = std::f64::consts::PI * 4.5 * 8.0;
+        assert!(
+            (area / expected - 1.0).abs() < 0.005,
+            "{area} vs {expected}"
+        );
+        assert!(!oval.contains([5.1, 0.0, 0.0]), "cut at |u| = 5");
+        // Teardrop with a linear base: full width at s = apex (w = 0.3 · 20 - 10 = -4),
+        // base 0.25 of it at the bottom (s = 0.1 → 0.25 + 0.75 · (1 - (0.6 - 0.1)/0.6)).
+        let tear = Shape::Profile {
+            frame: Frame::aligned([0.0; 3]),
+            half_u_mm: 5.0,
+            half_width_mm: 4.0,
+            height_mm: 20.0,
+            apex: 0.6,
+            base: 0.25,
+            linear_base: true,
+        };
+        assert!(tear.contains([0.0, 3.99, 2.0]) && !tear.contains([0.0, 4.01, 2.0]));
+        let f = 0.25 + 0.75 * (1.0 - 0.5 / 0.6);
+        assert!(tear.contains([0.0, 4.0 * f - 0.01, -8.0]));
+        assert!(!tear.contains([0.0, 4.0 * f + 0.01, -8.0]));
+        assert!(!tear.contains([0.0, 0.0, -10.01]) && !tear.contains([0.0, 0.0, 10.01]));
+        // Concave profile: the midpoint of two inside points is inside.
+        let pts = [
+            [0.0, 3.0, 1.0],
+            [0.0, -1.0, -9.0],
+            [4.0, 0.5, 9.0],
+            [-4.0, -2.0, -3.0],
+        ];
+        for a in pts {
+            for b in pts {
+                if tear.contains(a) && tear.contains(b) {
+                    assert!(tear.contains(scale(add(a, b), 0.5)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn intersection_holds_points_in_both_and_a_tight_box() {
+        let a = Shape::Capsule {
+            a: [0.0; 3],
+            b: [10.0, 0.0, 0.0],
+            radius_mm: 2.0,
+        };
+        let b = Shape::SuperQuadric {
+            frame: Frame::aligned([0.0, 0.0, -5.0]),
+            radii_mm: [100.0, 100.0, 5.0],
+            exps: [0, 0, 0],
+            v_max_mm: f64::INFINITY,
+        };
+        let i = Shape::Intersection(Box::new(a), Box::new(b));
+        assert!(i.contains([5.0, 0.0, -1.0]) && !i.contains([5.0, 0.0, 1.0]));
+        assert!(!i.contains([5.0, 0.0, -2.5]));
+        let bb = i.aabb();
+        assert_eq!(bb.max[2], 0.0);
+        assert_eq!(bb.min[0], -2.0);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::*;
 use crate::grading::Grade;
 use crate::volume::geometry::{Geometry, add, dot, scale, sub};
 use anatomy::sacrum::{RemnantDraw, RemnantSize};
+use anatomy::variant::VariantDraw;
 
 fn small(seed: u64) -> PhantomOptions {
     PhantomOptions {
@@ -438,7 +439,7 @@ fn sacral_remnant_comes_from_its_own_stream_and_changes_only_the_sacrum() {
     let (with, without) = remnant_seeds();
     let o = small(with);
     let case = generate(&o).unwrap();
-    let base = generate_with(&o, &RemnantDraw::NONE).unwrap();
+    let base = generate_with(&o, &RemnantDraw::NONE, &VariantDraw::NONE).unwrap();
     let remnants = &case.truth.anatomy.sacral_remnants;
     assert_eq!(remnants[0].junction, "S1-S2");
     assert!(base.truth.anatomy.sacral_remnants.is_empty());
@@ -491,7 +492,10 @@ fn sacral_remnant_comes_from_its_own_stream_and_changes_only_the_sacrum() {
     assert!(case.truth.anatomy.sacral_remnants.is_empty());
     assert_eq!(
         case.volume.voxels,
-        generate_with(&o, &RemnantDraw::NONE).unwrap().volume.voxels
+        generate_with(&o, &RemnantDraw::NONE, &VariantDraw::NONE)
+            .unwrap()
+            .volume
+            .voxels
     );
 }
 
@@ -504,7 +508,13 @@ fn sacral_remnant_is_bright_on_t2_dark_on_t1_and_soft_tissue_on_ct() {
         }),
         s2_s3: None,
     };
-    let anat = Anatomy::sample(&mut super::stream(3, 1), Severity::Normal, 5, &draw);
+    let anat = Anatomy::sample(
+        &mut super::stream(3, 1),
+        Severity::Normal,
+        5,
+        &draw,
+        &VariantDraw::NONE,
+    );
     let r = &anat.sacral_remnants[0];
     // One 1 mm sagittal slice through the remnant's centre, 0.25 mm pixels, 20 × 20 mm.
     let (n, px) = (81usize, 0.25);
@@ -550,4 +560,305 @@ fn sacral_remnant_is_bright_on_t2_dark_on_t1_and_soft_tissue_on_ct() {
             _ => assert!(band < 100.0 && above > 140.0, "{label}"),
         }
     }
+}
+
+/// A variant draw giving every foramen `v` (intermediate tissue at blend 0.65).
+fn all_foramina(v: anatomy::variant::ForamenVariant) -> VariantDraw {
+    VariantDraw {
+        soft_blend: 0.65,
+        foramina: vec![[v; 2]; 16],
+    }
+}
+
+const PLAIN: anatomy::variant::ForamenVariant = anatomy::variant::ForamenVariant {
+    root_on_pedicle: false,
+    fat_poor: None,
+    shape: None,
+};
+
+#[test]
+fn variants_come_from_their_own_stream_and_are_off_by_default() {
+    let o = small(8);
+    assert!(!o.variants);
+    let plain = generate(&o).unwrap();
+    assert!(plain.truth.levels.iter().all(|l| l.variant.is_none()));
+    let json = serde_json::to_value(&plain.truth).unwrap();
+    assert!(json["options"].get("variants").is_none());
+    assert!(json["levels"][0].get("variant").is_none());
+    // The plain-variant draw changes nothing in the truth but the `variant` tags.
+    let tagged = generate_with(
+        &o,
+        &RemnantDraw::sample(&mut stream(8, 5)),
+        &all_foramina(PLAIN),
+    )
+    .unwrap();
+    assert_eq!(tagged.volume.voxels, plain.volume.voxels);
+    for (a, b) in tagged.truth.levels.iter().zip(&plain.truth.levels) {
+        assert_eq!(a.variant, Some(PLAIN));
+        assert_eq!(a.min_area_mm2, b.min_area_mm2);
+        assert_eq!(a.fat_fraction, b.fat_fraction);
+    }
+    // With the option on, the discs and vertebrae stay those of the seed.
+    let on = generate(&PhantomOptions {
+        variants: true,
+        ..small(8)
+    })
+    .unwrap();
+    assert!(on.truth.levels.iter().all(|l| l.variant.is_some()));
+    assert_eq!(
+        serde_json::to_string(&on.truth.discs).unwrap(),
+        serde_json::to_string(&plain.truth.discs).unwrap()
+    );
+}
+
+#[test]
+fn fat_poor_foramina_keep_their_truth_area_and_lose_fat() {
+    use anatomy::variant::FatPoor;
+    let o = PhantomOptions {
+        severity: Severity::Normal,
+        ..small(12)
+    };
+    let remnants = RemnantDraw::NONE;
+    let plain = generate_with(&o, &remnants, &all_foramina(PLAIN)).unwrap();
+    let poor = generate_with(
+        &o,
+        &remnants,
+        &all_foramina(anatomy::variant::ForamenVariant {
+            fat_poor: Some(FatPoor {
+                sleeve_mm: 1.2,
+                band_fraction: 0.6,
+            }),
+            ..PLAIN
+        }),
+    )
+    .unwrap();
+    for (p, q) in plain.truth.levels.iter().zip(&poor.truth.levels) {
+        // Veins / fibrosis count in the foramen (domain.md): the same area.
+        let (a, b) = (p.min_area_mm2.unwrap(), q.min_area_mm2.unwrap());
+        assert!((a - b).abs() < 1e-9, "{} {:?}: {a} vs {b}", p.level, p.side);
+        let (fp, fq) = (p.fat_fraction.unwrap(), q.fat_fraction.unwrap());
+        eprintln!("{} {:?}: fat fraction {fp:.2} -> {fq:.2}", p.level, p.side);
+        assert!(fq < fp - 0.2, "{} {:?}: {fp} -> {fq}", p.level, p.side);
+    }
+    // Its signal lies between root and fat.
+    let t = poor.truth.contrast.table();
+    let (fat, root, soft) = (
+        t[Tissue::ForaminalFat.index()],
+        t[Tissue::Root.index()],
+        t[Tissue::ForaminalSoft.index()],
+    );
+    assert!((soft - (fat + 0.65 * (root - fat))).abs() < 1e-3);
+    assert!(soft < fat && soft > root);
+}
+
+#[test]
+fn shaped_foramina_take_the_drawn_height_and_area_under_the_pedicle() {
+    use anatomy::variant::{ROOF_HIDDEN, ShapeClass, ShapeTarget};
+    let o = PhantomOptions {
+        severity: Severity::Normal,
+        ..small(14)
+    };
+    for (class, h) in [
+        (ShapeClass::Oval, 12.0),
+        (ShapeClass::Teardrop, 15.0),
+        (ShapeClass::InvertedU, 13.0),
+    ] {
+        let width = 9.0;
+        let case = generate_with(
+            &o,
+            &RemnantDraw::NONE,
+            &all_foramina(anatomy::variant::ForamenVariant {
+                shape: Some(ShapeTarget {
+                    class,
+                    height_mm: h,
+                    width_mm: width,
+                }),
+                ..PLAIN
+            }),
+        )
+        .unwrap();
+        // The oval's visible part: an ellipse of half-axes W/2 and H/(1-0.15)/2 less
+        // its top 15 % (a segment cut 0.7 semi-axes from the centre: (acos 0.7 -
+        // 0.7·sqrt(0.51)) / π = 9.4 % of it).
+        let b = 0.5 * h / (1.0 - ROOF_HIDDEN);
+        // The cut's distance from the centre, in semi-axes.
+        let x = 1.0 - 2.0 * ROOF_HIDDEN;
+        let segment = (x.acos() - x * (1.0 - x * x).sqrt()) / std::f64::consts::PI;
+        let oval_area = std::f64::consts::PI * 0.5 * width * b * (1.0 - segment);
+        let (mut on_height, mut on_area) = (0, 0);
+        for l in &case.truth.levels {
+            let th = l.height_mm.unwrap();
+            // Bone may carve it (lower), nothing makes it taller.
+            assert!(th <= h + 0.5, "{class:?} {} {:?}: {th}", l.level, l.side);
+            // The teardrop's narrow tail is shaved by the disc and the articular process.
+            let tol = if class == ShapeClass::Teardrop {
+                1.5
+            } else {
+                0.5
+            };
+            on_height += ((th - h).abs() <= tol) as usize;
+            let a = l.min_area_mm2.unwrap();
+            on_area += ((a / oval_area - 1.0).abs() < 0.05) as usize;
+        }
+        assert!(
+            on_height >= 7,
+            "{class:?}: {on_height}/10 at the drawn height"
+        );
+        if class == ShapeClass::Oval {
+            assert!(on_area >= 7, "{on_area}/10 near {oval_area:.1} mm2");
+        }
+    }
+}
+
+#[test]
+fn root_on_pedicle_leaves_no_fat_above_the_root_in_the_truth() {
+    let o = PhantomOptions {
+        severity: Severity::Normal,
+        ..small(16)
+    };
+    let on = generate_with(
+        &o,
+        &RemnantDraw::NONE,
+        &all_foramina(anatomy::variant::ForamenVariant {
+            root_on_pedicle: true,
+            ..PLAIN
+        }),
+    )
+    .unwrap();
+    let plain = generate_with(&o, &RemnantDraw::NONE, &all_foramina(PLAIN)).unwrap();
+    let superior = |c: &PhantomCase| {
+        c.truth
+            .levels
+            .iter()
+            .filter(|l| l.fat_obliteration.is_some_and(|f| f.superior))
+            .count()
+    };
+    // Fat above the root is obliterated on the min-area plane of (nearly) every
+    // foramen with the variant, of (nearly) none without it.
+    assert!(superior(&on) >= 9, "{}", superior(&on));
+    assert!(superior(&plain) <= 1, "{}", superior(&plain));
+}
+
+#[test]
+fn thick_slices_blur_the_pedicle_margin_across_the_slice() {
+    // Bone = 1000, everything else 0; one sagittal slice whose normal is the L4
+    // vertebra's u axis, centred on the medial margin of its right pedicle (a flat
+    // face of the box-like pedicle) at the pedicle's centre (v, w).
+    let anat = Anatomy::sample(
+        &mut super::stream(4, 1),
+        Severity::Normal,
+        5,
+        &RemnantDraw::NONE,
+        &VariantDraw::NONE,
+    );
+    let l4 = anat.vertebrae.iter().find(|v| v.name == "L4").unwrap();
+    let p = l4.pedicles[Side::Right.index()];
+    let mut values = [0.0f32; anatomy::TISSUE_COUNT];
+    values[Tissue::Cortical.index()] = 1000.0;
+    values[Tissue::Marrow.index()] = 1000.0;
+    let at = |offset_mm: f64, thickness: f64| {
+        // Toward the canal (medially) is +u on the right side.
+        let u = p.centre_u_mm + p.half_width_mm + offset_mm;
+        let c = l4.frame.to_world([u, p.centre_v_mm, p.centre_w_mm]);
+        let (row, col) = (l4.frame.axes[1], scale(l4.frame.axes[2], -1.0));
+        let origin = sub(c, add(scale(row, 0.25), scale(col, 0.25)));
+        let g = Geometry::new(origin, row, col, [thickness, 0.5, 0.5], thickness).unwrap();
+        let v = render_partial_volume(&anat, &g, (1, 2, 2), &values);
+        v.iter().map(|&x| x as f64).sum::<f64>() / 4.0
+    };
+    // Thin slice: bone on one side of the margin, none on the other.
+    assert!(at(-1.0, 0.5) > 990.0 && at(1.0, 0.5) < 10.0);
+    // 5 mm slab centred on the margin: half bone; shifted 1.25 mm: a quarter / three
+    // quarters (to within the 1/8 of a through-slice sample and the pedicle's curvature).
+    assert!((at(0.0, 5.0) - 500.0).abs() < 100.0, "{}", at(0.0, 5.0));
+    assert!((at(-1.25, 5.0) - 750.0).abs() < 100.0, "{}", at(-1.25, 5.0));
+    assert!((at(1.25, 5.0) - 250.0).abs() < 100.0, "{}", at(1.25, 5.0));
+}
+
+#[test]
+fn t2_renders_fat_and_csf_bright_and_the_root_dark() {
+    for seed in 0..6 {
+        let anat = Anatomy::sample(
+            &mut super::stream(seed, 1),
+            Severity::Normal,
+            5,
+            &RemnantDraw::NONE,
+            &VariantDraw::NONE,
+        );
+        let o = PhantomOptions {
+            weighting: Weighting::T2,
+            ..small(seed)
+        };
+        let values = sample_contrast(&o, &mut super::stream(seed, 3)).table();
+        // A 1 mm slice, 0.25 mm pixels, around a point: the voxel there.
+        let render_at = |c: crate::volume::geometry::Vec3| {
+            let g = Geometry::new(
+                sub(c, [0.0, 0.125, -0.125]),
+                [0.0, 1.0, 0.0],
+                [0.0, 0.0, -1.0],
+                [1.0, 0.25, 0.25],
+                1.0,
+            )
+            .unwrap();
+            let v = render_partial_volume(&anat, &g, (1, 2, 2), &values);
+            v.iter().map(|&x| x as f64).sum::<f64>() / 4.0
+        };
+        let level = anat.levels.iter().find(|l| l.name == "L3-L4").unwrap();
+        let f = &level.foramina.as_ref().unwrap()[Side::Left.index()];
+        // The root where it crosses the middle of the foramen.
+        let [a, b] = f.root_axis;
+        let mid = scale(add(f.axis[0], f.axis[1]), 0.5);
+        let n = level.frame.axes[0];
+        let t = dot(sub(mid, a), n) / dot(sub(b, a), n);
+        let root_c = add(a, scale(sub(b, a), t));
+        let up = level.frame.axes[2];
+        let fat_c = add(root_c, scale(up, -(f.root_radius_mm + 2.0)));
+        let l3 = &anat.vertebrae[level.upper];
+        let csf_c = l3
+            .frame
+            .to_world([0.0, l3.v_post_mm + 0.5 * l3.canal_depth_mm, 0.0]);
+        assert_eq!(anat.label(root_c), Tissue::Root);
+        assert_eq!(anat.label(fat_c), Tissue::ForaminalFat);
+        assert_eq!(anat.label(csf_c), Tissue::Csf);
+        let (root, fat, csf) = (render_at(root_c), render_at(fat_c), render_at(csf_c));
+        assert!(
+            fat > 1.5 * root && csf > 2.4 * root,
+            "seed {seed}: root {root} fat {fat} csf {csf}"
+        );
+    }
+}
+
+#[test]
+fn reference_shapes_apply_only_to_normal_and_mild_foramina() {
+    use anatomy::PathologyClass;
+    use anatomy::variant::{ShapeClass, ShapeTarget};
+    let o = PhantomOptions {
+        severity: Severity::Severe,
+        ..small(3)
+    };
+    let case = generate_with(
+        &o,
+        &RemnantDraw::NONE,
+        &all_foramina(anatomy::variant::ForamenVariant {
+            shape: Some(ShapeTarget {
+                class: ShapeClass::Oval,
+                height_mm: 15.0,
+                width_mm: 9.0,
+            }),
+            ..PLAIN
+        }),
+    )
+    .unwrap();
+    let mut narrowed = 0;
+    for l in &case.truth.levels {
+        let shaped = l.variant.unwrap().shape.is_some();
+        assert_eq!(
+            shaped,
+            l.pathology.class <= PathologyClass::Mild,
+            "{}",
+            l.level
+        );
+        narrowed += !shaped as usize;
+    }
+    assert!(narrowed >= 2, "a severe case has narrowed foramina");
 }

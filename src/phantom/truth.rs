@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::anatomy::variant::ForamenVariant;
 use super::anatomy::{Anatomy, Pathology, Role, Side, Tissue, disc_height_at};
 use super::render::Acquisition;
 use super::shapes::{PlaneWindow, Shape};
@@ -88,12 +89,17 @@ pub struct LevelTruth {
     pub flagged: bool,
     pub rule: Rule,
     pub pathology: Pathology,
+    /// Opt-in variant of this foramen (absent without `variants`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<ForamenVariant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum In {
     Fat,
     Root,
+    /// Veins / fibrosis replacing fat (fat-poor variant): in the foramen, not fat.
+    Soft,
     /// Inside the envelope but bone, disc or ligament.
     Excluded,
     Outside,
@@ -150,10 +156,10 @@ impl ForamenProbe<'_> {
         for &i in &self.above {
             let prim = &self.anat.prims[i as usize];
             if prim.aabb.contains(p) && prim.shape.contains(p) {
-                return if prim.label == Tissue::Root {
-                    In::Root
-                } else {
-                    In::Excluded
+                return match prim.label {
+                    Tissue::Root => In::Root,
+                    Tissue::ForaminalSoft => In::Soft,
+                    _ => In::Excluded,
                 };
             }
         }
@@ -166,7 +172,9 @@ fn plane_area(probe: &ForamenProbe, plane: &TruthPlane, step_mm: f64) -> f64 {
     match probe.window(plane) {
         Some(w) => {
             let probe = probe.narrowed(&w);
-            w.area_mm2(step_mm, |p| matches!(probe.at(p), In::Fat | In::Root))
+            w.area_mm2(step_mm, |p| {
+                matches!(probe.at(p), In::Fat | In::Root | In::Soft)
+            })
         }
         None => 0.0,
     }
@@ -207,7 +215,7 @@ fn slice_detail(
     const BIN_MM: f64 = 0.25;
     let mut bins: std::collections::BTreeMap<i64, (f64, f64)> = Default::default();
     let (mut e_min, mut e_max) = (f64::INFINITY, f64::NEG_INFINITY);
-    let (mut n_fat, mut n_root, mut n_root_nominal) = (0usize, 0usize, 0usize);
+    let (mut n_fat, mut n_root, mut n_soft, mut n_root_nominal) = (0usize, 0usize, 0usize, 0usize);
     let env = &probe.anat.prims[probe.env];
     let root_shape = Shape::Capsule {
         a: root.0[0],
@@ -220,13 +228,11 @@ fn slice_detail(
             if root_shape.contains(p) && env.shape.contains(p) {
                 n_root_nominal += 1;
             }
-            if !matches!(state, In::Fat | In::Root) {
-                return;
-            }
-            if state == In::Fat {
-                n_fat += 1;
-            } else {
-                n_root += 1;
+            match state {
+                In::Fat => n_fat += 1,
+                In::Root => n_root += 1,
+                In::Soft => n_soft += 1,
+                In::Excluded | In::Outside => return,
             }
             let pd = s * ds + r * dr;
             let pe = s * es + r * er;
@@ -251,7 +257,7 @@ fn slice_detail(
     } else {
         0.0
     };
-    let total = n_fat + n_root;
+    let total = n_fat + n_root + n_soft;
     let fat_fraction = if total > 0 {
         n_fat as f64 / total as f64
     } else {
@@ -298,7 +304,8 @@ fn slice_detail(
 
 /// Walks from the root centre along `dir`: out of the root, through fat, to the first
 /// boundary. Obliterated when the fat run is thinner than [`FAT_RIM_MIN_MM`] and the
-/// boundary is bone, disc or ligament (not the open envelope edge).
+/// boundary is bone, disc or ligament (not the open envelope edge). Veins / fibrosis
+/// (fat-poor variant) are walked through without counting as fat.
 fn fat_obliterated(probe: &ForamenProbe, c: Vec3, dir: Vec3) -> bool {
     const STEP: f64 = 0.05;
     let mut in_root = true;
@@ -307,6 +314,7 @@ fn fat_obliterated(probe: &ForamenProbe, c: Vec3, dir: Vec3) -> bool {
         let p = add(c, scale(dir, n as f64 * STEP));
         match probe.at(p) {
             In::Root if in_root => {}
+            In::Soft => in_root = false,
             In::Fat => {
                 in_root = false;
                 fat_mm += STEP;
@@ -384,7 +392,9 @@ pub fn compute(
             });
             let (up, low) = (&anat.vertebrae[level.upper], &anat.vertebrae[level.lower]);
             let env_u = match &anat.prims[foramen.envelope].shape {
-                Shape::SuperQuadric { frame, .. } => level.frame.to_local(frame.origin)[0],
+                Shape::SuperQuadric { frame, .. } | Shape::Profile { frame, .. } => {
+                    level.frame.to_local(frame.origin)[0]
+                }
                 _ => side.sign() * up.pedicles[side.index()].centre_u_mm.abs(),
             };
             let v_margin = up
@@ -407,6 +417,7 @@ pub fn compute(
                 flagged: false,
                 rule: Rule::NoMeasurement,
                 pathology: foramen.pathology,
+                variant: foramen.variant,
             }
         })
         .collect();

@@ -188,7 +188,13 @@ mod tests {
     fn sampled_spines_have_their_disc_heights_at_the_disc_centres() {
         for (seed, n) in [(1, 5), (2, 4), (3, 6)] {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let a = Anatomy::sample(&mut rng, Severity::Mixed, n, &Default::default());
+            let a = Anatomy::sample(
+                &mut rng,
+                Severity::Mixed,
+                n,
+                &Default::default(),
+                &Default::default(),
+            );
             for l in &a.levels {
                 let (up, low) = (&a.vertebrae[l.upper], &a.vertebrae[l.lower]);
                 let d = disc_height_at(up, low, &l.frame, 0.0, 0.0);

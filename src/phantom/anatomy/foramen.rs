@@ -5,9 +5,10 @@
 use rand_chacha::ChaCha8Rng;
 
 use super::builder::Builder;
+use super::variant::{FatPoor, ForamenVariant, ROOF_HIDDEN, ShapeTarget};
 use super::{
-    Foramen, P_ANNULUS, P_CORTEX, P_ENVELOPE, P_LIGAMENT, P_ROOT, Pathology, Pedicle, Region, Role,
-    Side, Tissue, Vertebra, uni,
+    Foramen, P_ANNULUS, P_CORTEX, P_ENVELOPE, P_LIGAMENT, P_MOULD, P_ROOT, P_SOFT, Pathology,
+    Pedicle, Region, Role, Side, Tissue, Vertebra, uni,
 };
 use crate::phantom::shapes::{Frame, Shape};
 use crate::volume::geometry::{Vec3, add, dot, normalize, scale, sub};
@@ -86,6 +87,7 @@ fn envelope_span(pu: &Pedicle, pl: &Pedicle) -> (f64, f64) {
 
 /// The exiting root's centre in the middle of the envelope, in the upper vertebra's
 /// frame: under the upper pedicle, halfway through the AP gap.
+#[derive(Clone, Copy)]
 struct RootPlace {
     radius_mm: f64,
     mid_u: f64,
@@ -111,6 +113,26 @@ impl RootPlace {
         }
     }
 
+    /// Variant: the same root raised until it touches the upper pedicle's inferior
+    /// cortex at the envelope's middle (0.3 mm into it, so that no fat sliver is left
+    /// over most of the span; the bone outranks the root there), and run level through
+    /// the foramen.
+    fn against_pedicle(&self, s: &Site) -> RootPlace {
+        let r = self.radius_mm;
+        // Highest centre whose circle (in the v-w plane) stays under the pedicle.
+        let mut w = f64::INFINITY;
+        for n in 0..=200 {
+            let dv = r * (n as f64 / 100.0 - 1.0);
+            if let Some(bottom) = pedicle_bottom_w(&s.pu, self.mid_u, self.v + dv) {
+                w = w.min(bottom - (r * r - dv * dv).max(0.0).sqrt());
+            }
+        }
+        RootPlace {
+            w: if w.is_finite() { w + 0.3 } else { self.w },
+            ..*self
+        }
+    }
+
     /// Lower-frame height 1 mm below the root's lowest point in the envelope; the
     /// posterior structures reach above it only with facet hypertrophy > 1.5 mm.
     fn below_root(&self, s: &Site) -> f64 {
@@ -121,6 +143,16 @@ impl RootPlace {
             self.w - self.radius_mm - ROOT_SLOPE * 0.5 * (u1 - u0) - 1.0,
         ]))[2]
     }
+}
+
+/// Local w (vertebra frame) of the inferior surface of pedicle `p` at `|u| = u_abs`
+/// and `v`, or `None` where the pedicle does not reach (superquadric exponents 8, 2, 2
+/// over half-width, half-length, half-height: see `vertebra.rs`).
+pub(super) fn pedicle_bottom_w(p: &Pedicle, u_abs: f64, v: f64) -> Option<f64> {
+    let tu = (u_abs - p.centre_u_mm.abs()) / p.half_width_mm;
+    let tv = (v - p.centre_v_mm) / p.half_length_mm;
+    let inside = 1.0 - tu.powi(8) - tv * tv;
+    (inside > 0.0).then(|| p.centre_w_mm - p.half_height_mm * inside.sqrt())
 }
 
 impl Builder {
@@ -135,12 +167,13 @@ impl Builder {
         up: &Vertebra,
         low: &Vertebra,
         frame: &Frame,
-        knobs: Pathology,
-        gap: f64,
+        (knobs, gap): (Pathology, f64),
+        variant: Option<ForamenVariant>,
         rng: &mut ChaCha8Rng,
     ) -> Foramen {
         let s = Site::new(side, up, low, frame, &knobs, gap);
         let root = RootPlace::sample(rng, &s);
+        // The posterior structures keep their place whatever the variant does to the root.
         let below_root = root.below_root(&s);
         // Facet hypertrophy beyond 1.5 mm raises the posterior structures into the root.
         let rise = 3.0 * (s.fac - 1.5).max(0.0);
@@ -157,8 +190,32 @@ impl Builder {
         if knobs.osteophyte_mm > 0.2 {
             self.osteophytes(&s, knobs.osteophyte_mm);
         }
-        let axis = self.envelope(level, &s);
-        let root_axis = self.root(&s, &root);
+        let Some(variant) = variant else {
+            let axis = self.envelope(level, &s, None);
+            let root_axis = self.root(&s, &root, false);
+            return Foramen {
+                side,
+                pathology: knobs,
+                gap_mm: gap,
+                axis,
+                envelope: usize::MAX,
+                root_axis,
+                root_radius_mm: root.radius_mm,
+                variant: None,
+            };
+        };
+        let root = if variant.root_on_pedicle {
+            root.against_pedicle(&s)
+        } else {
+            root
+        };
+        let shaped = variant.shape.map(|t| shaped_outline(&s, &root, t));
+        let axis = self.envelope(level, &s, shaped.clone());
+        let root_axis = self.root(&s, &root, variant.root_on_pedicle);
+        if let Some(fp) = variant.fat_poor {
+            let env = shaped.unwrap_or_else(|| envelope_shape(&s).1);
+            self.fat_poor(&s, &root, root_axis, env, fp);
+        }
         Foramen {
             side,
             pathology: knobs,
@@ -167,7 +224,55 @@ impl Builder {
             envelope: usize::MAX,
             root_axis,
             root_radius_mm: root.radius_mm,
+            variant: Some(variant),
         }
+    }
+
+    /// Fat-poor variant: veins / fibrosis (intermediate signal) replace the fat in a
+    /// sleeve around the root and in a band over the floor of the foramen, both clipped
+    /// to the foramen's envelope `env` (so all of it counts in the foramen).
+    fn fat_poor(
+        &mut self,
+        s: &Site,
+        root: &RootPlace,
+        root_axis: [Vec3; 2],
+        env: Shape,
+        fp: FatPoor,
+    ) {
+        let sleeve = Shape::Capsule {
+            a: root_axis[0],
+            b: root_axis[1],
+            radius_mm: root.radius_mm + fp.sleeve_mm,
+        };
+        self.push(
+            Tissue::ForaminalSoft,
+            P_SOFT,
+            Shape::Intersection(Box::new(sleeve), Box::new(env.clone())),
+        );
+        // Band: the envelope below `cut` (disc frame w), from the floor up.
+        let frame = s.frame;
+        let floor = frame.to_local(s.low.frame.to_world([
+            s.pl.centre_u_mm,
+            s.pl.centre_v_mm,
+            s.pl.centre_w_mm + s.pl.half_height_mm,
+        ]))[2];
+        let root_bottom = frame.to_local(s.up.frame.to_world([
+            s.sign * root.mid_u,
+            root.v,
+            root.w - root.radius_mm,
+        ]))[2];
+        let cut = floor + fp.band_fraction * (root_bottom - floor).max(0.0);
+        let below = Shape::SuperQuadric {
+            frame: frame.with_origin(frame.to_world([0.0, 0.0, cut - 50.0])),
+            radii_mm: [200.0, 200.0, 50.0],
+            exps: [0, 0, 0],
+            v_max_mm: f64::INFINITY,
+        };
+        self.push(
+            Tissue::ForaminalSoft,
+            P_SOFT,
+            Shape::Intersection(Box::new(below), Box::new(env)),
+        );
     }
 
     /// Superior articular process of the lower vertebra: its anterior face is the
@@ -298,54 +403,52 @@ impl Builder {
     /// Envelope of foraminal fat between the pedicle margins, from 6 mm inside the
     /// bodies to 10 mm behind the superior articular process, from the lower pedicle's
     /// centre to 1.5 mm below the upper one's. Returns the foramen's medial-lateral axis.
-    fn envelope(&mut self, level: usize, s: &Site) -> [Vec3; 2] {
-        let (up, low, frame, pu, pl) = (s.up, s.low, s.frame, s.pu, s.pl);
-        let (sign, u0, u1) = (s.sign, s.u0, s.u1);
-        let v_post = s.v_post();
-        let c_up =
-            frame.to_local(
-                up.frame
-                    .to_world([pu.centre_u_mm, pu.centre_v_mm, pu.centre_w_mm]),
-            );
-        let c_low =
-            frame.to_local(
-                low.frame
-                    .to_world([pl.centre_u_mm, pl.centre_v_mm, pl.centre_w_mm]),
-            );
-        let (w0, w1) = (c_low[2], c_up[2] - 1.5);
-        let (v0, v1) = (v_post - 6.0, v_post + s.gap + 10.0);
-        let (vc, wc) = (0.5 * (v0 + v1), 0.5 * (w0 + w1));
-        let env_frame = frame.with_origin(frame.to_world([sign * 0.5 * (u0 + u1), vc, wc]));
-        let axis = [
-            frame.to_world([sign * u0, vc, wc]),
-            frame.to_world([sign * u1, vc, wc]),
-        ];
-        self.push_role(
-            Tissue::ForaminalFat,
-            P_ENVELOPE,
-            Role::Envelope(level, s.side),
-            Shape::SuperQuadric {
-                frame: env_frame,
-                radii_mm: [0.5 * (u1 - u0), 0.5 * (v1 - v0), 0.5 * (w1 - w0)],
-                exps: [0, 3, 3],
-                v_max_mm: f64::INFINITY,
-            },
-        );
+    /// With a `shaped` outline (variant), that outline is the envelope and the plain
+    /// envelope's space around it is filled with fibrous tissue (the mould).
+    fn envelope(&mut self, level: usize, s: &Site, shaped: Option<Shape>) -> [Vec3; 2] {
+        let (plain_axis, plain) = envelope_shape(s);
+        let role = Role::Envelope(level, s.side);
+        let Some(outline) = shaped else {
+            self.push_role(Tissue::ForaminalFat, P_ENVELOPE, role, plain);
+            return plain_axis;
+        };
+        // The axis runs through the outline's centre: the planes that cross it are the
+        // ones through the shaped foramen.
+        let axis = match &outline {
+            Shape::Profile { frame, .. } => {
+                let c = s.frame.to_local(frame.origin);
+                [s.u0, s.u1].map(|u| s.frame.to_world([s.sign * u, c[1], c[2]]))
+            }
+            _ => plain_axis,
+        };
+        self.push_role(Tissue::ForaminalFat, P_ENVELOPE, role, outline);
+        self.push(Tissue::Ligament, P_MOULD, plain);
         axis
     }
 
     /// Exiting root: a capsule through the root place, running laterally and down
     /// [`ROOT_SLOPE`] mm per mm, from the lateral edge of the thecal sac to 30 mm
-    /// beyond. Returns its axis.
-    fn root(&mut self, s: &Site, r: &RootPlace) -> [Vec3; 2] {
+    /// beyond. Returns its axis. `level_in_foramen` (variant, root on the pedicle): the
+    /// root runs level to 3 mm past the envelope's lateral end, then descends in a
+    /// second capsule; the first is the returned axis.
+    fn root(&mut self, s: &Site, r: &RootPlace, level_in_foramen: bool) -> [Vec3; 2] {
         let up = s.up;
         let p_mid = up.frame.to_world([s.sign * r.mid_u, r.v, r.w]);
-        let dir = normalize(up.frame.dir_to_world([s.sign, -0.05, -ROOT_SLOPE]))
-            .unwrap_or(up.frame.axes[0]);
+        let slope = if level_in_foramen { 0.0 } else { ROOT_SLOPE };
+        let dir =
+            normalize(up.frame.dir_to_world([s.sign, -0.05, -slope])).unwrap_or(up.frame.axes[0]);
         // Medially the root starts at the lateral edge of the thecal sac.
         let to_sac = (r.mid_u - (up.canal_half_width_mm - 2.5)).max(2.0)
             / dot(dir, up.frame.axes[0]).abs().max(0.3);
-        let root_axis = [sub(p_mid, scale(dir, to_sac)), add(p_mid, scale(dir, 30.0))];
+        let reach = if level_in_foramen {
+            0.5 * (s.u1 - s.u0) + 3.0
+        } else {
+            30.0
+        };
+        let root_axis = [
+            sub(p_mid, scale(dir, to_sac)),
+            add(p_mid, scale(dir, reach)),
+        ];
         self.push(
             Tissue::Root,
             P_ROOT,
@@ -355,7 +458,80 @@ impl Builder {
                 radius_mm: r.radius_mm,
             },
         );
+        if level_in_foramen {
+            let down = normalize(up.frame.dir_to_world([s.sign, -0.05, -ROOT_SLOPE]))
+                .unwrap_or(up.frame.axes[0]);
+            self.push(
+                Tissue::Root,
+                P_ROOT,
+                Shape::Capsule {
+                    a: root_axis[1],
+                    b: add(root_axis[1], scale(down, 30.0 - reach)),
+                    radius_mm: r.radius_mm,
+                },
+            );
+        }
         root_axis
+    }
+}
+
+/// The plain envelope (see [`Builder::envelope`]) and the foramen's medial-lateral axis.
+fn envelope_shape(s: &Site) -> ([Vec3; 2], Shape) {
+    let (up, low, frame, pu, pl) = (s.up, s.low, s.frame, s.pu, s.pl);
+    let (sign, u0, u1) = (s.sign, s.u0, s.u1);
+    let v_post = s.v_post();
+    let c_up = frame.to_local(
+        up.frame
+            .to_world([pu.centre_u_mm, pu.centre_v_mm, pu.centre_w_mm]),
+    );
+    let c_low =
+        frame.to_local(
+            low.frame
+                .to_world([pl.centre_u_mm, pl.centre_v_mm, pl.centre_w_mm]),
+        );
+    let (w0, w1) = (c_low[2], c_up[2] - 1.5);
+    let (v0, v1) = (v_post - 6.0, v_post + s.gap + 10.0);
+    let (vc, wc) = (0.5 * (v0 + v1), 0.5 * (w0 + w1));
+    let env_frame = frame.with_origin(frame.to_world([sign * 0.5 * (u0 + u1), vc, wc]));
+    let axis = [
+        frame.to_world([sign * u0, vc, wc]),
+        frame.to_world([sign * u1, vc, wc]),
+    ];
+    (
+        axis,
+        Shape::SuperQuadric {
+            frame: env_frame,
+            radii_mm: [0.5 * (u1 - u0), 0.5 * (v1 - v0), 0.5 * (w1 - w0)],
+            exps: [0, 3, 3],
+            v_max_mm: f64::INFINITY,
+        },
+    )
+}
+
+/// Shape variant: the class outline of `t` in the disc frame, across the envelope's
+/// span, centred in AP on the root, its roof the upper pedicle's inferior cortex above
+/// the root: `height / (1 - ROOF_HIDDEN)` tall with the top [`ROOF_HIDDEN`] of it
+/// inside the pedicle. Bone still carves it where it reaches further in.
+fn shaped_outline(s: &Site, root: &RootPlace, t: ShapeTarget) -> Shape {
+    let frame = s.frame;
+    let roof_w_up = pedicle_bottom_w(&s.pu, root.mid_u, root.v)
+        .unwrap_or(s.pu.centre_w_mm - s.pu.half_height_mm);
+    let roof = frame.to_local(
+        s.up.frame
+            .to_world([s.sign * root.mid_u, root.v, roof_w_up]),
+    );
+    let total = t.height_mm / (1.0 - ROOF_HIDDEN);
+    let centre_w = roof[2] + ROOF_HIDDEN * total - 0.5 * total;
+    let centre_u = s.sign * 0.5 * (s.u0 + s.u1);
+    let (apex, base, linear_base) = t.class.stats().profile;
+    Shape::Profile {
+        frame: frame.with_origin(frame.to_world([centre_u, roof[1], centre_w])),
+        half_u_mm: 0.5 * (s.u1 - s.u0),
+        half_width_mm: 0.5 * t.width_mm,
+        height_mm: total,
+        apex,
+        base,
+        linear_base,
     }
 }
 
@@ -366,6 +542,7 @@ mod tests {
     use super::super::test_support::{CW, H, PH, PW, V_POST, pair, scene};
     use super::super::{Anatomy, PathologyClass};
     use super::*;
+    use crate::volume::geometry::{add, scale, sub};
 
     const GAP: f64 = 5.0;
 
@@ -410,9 +587,160 @@ mod tests {
         b.vertebra(&low);
         b.disc(&up, &low, &frame, 10.0, true);
         let f = Side::BOTH
-            .map(|side| b.foramen(0, side, &up, &low, &frame, k, GAP, &mut rng))
+            .map(|side| b.foramen(0, side, &up, &low, &frame, (k, GAP), None, &mut rng))
             .to_vec();
         (scene(b), f, frame)
+    }
+
+    /// As [`build`], with the given variant on both sides.
+    fn build_variant(v: ForamenVariant) -> (Anatomy, Vec<Foramen>) {
+        let (up, low, frame) = pair(10.0);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut b = Builder::default();
+        b.vertebra(&up);
+        b.vertebra(&low);
+        b.disc(&up, &low, &frame, 10.0, true);
+        let f = Side::BOTH
+            .map(|side| {
+                b.foramen(
+                    0,
+                    side,
+                    &up,
+                    &low,
+                    &frame,
+                    (knobs(0.0, 0.0, 0.0), GAP),
+                    Some(v),
+                    &mut rng,
+                )
+            })
+            .to_vec();
+        (scene(b), f)
+    }
+
+    const PLAIN: ForamenVariant = ForamenVariant {
+        root_on_pedicle: false,
+        fat_poor: None,
+        shape: None,
+    };
+
+    /// The point of the root axis at |x| = `x_abs`.
+    fn on_axis(axis: [Vec3; 2], x_abs: f64) -> Vec3 {
+        let [a, b] = axis;
+        let t = (x_abs - a[0].abs()) / (b[0].abs() - a[0].abs());
+        add(a, scale(sub(b, a), t))
+    }
+
+    #[test]
+    fn root_on_pedicle_touches_the_inferior_cortex_without_fat_between() {
+        let (a, f) = build_variant(ForamenVariant {
+            root_on_pedicle: true,
+            ..PLAIN
+        });
+        let (mid_u, half_span) = (CW + PW, 0.92 * PW);
+        for fo in &f {
+            // Over the middle 70 % of the span (the pedicle's margins round off beyond).
+            for k in [-0.7, -0.35, 0.0, 0.35, 0.7] {
+                let c = on_axis(fo.root_axis, mid_u + k * half_span);
+                assert_eq!(a.label(c), Tissue::Root, "{k}");
+                // Straight up from the root centre: root, at most 0.1 mm of fat (far
+                // under a voxel), then cortex.
+                let (mut z, mut fat) = (0.0, 0.0);
+                let cortex = loop {
+                    let l = a.label([c[0], c[1], c[2] + z]);
+                    if l == Tissue::ForaminalFat {
+                        fat += 0.01;
+                    } else if l != Tissue::Root || z > 6.0 {
+                        break l;
+                    }
+                    z += 0.01;
+                };
+                assert_eq!(cortex, Tissue::Cortical, "{k} at {z}");
+                assert!(fat <= 0.1, "{k}: {fat} mm of fat above the root");
+                assert!(z <= fo.root_radius_mm + 0.1, "{k}: {z}");
+            }
+        }
+        // The plain root keeps its 1.2 mm (or more) of fat under the pedicle.
+        let (a, f) = build_variant(PLAIN);
+        let c = on_axis(f[1].root_axis, mid_u);
+        let r = f[1].root_radius_mm;
+        assert_eq!(a.label([c[0], c[1], c[2] + r + 0.6]), Tissue::ForaminalFat);
+    }
+
+    #[test]
+    fn fat_poor_foramen_has_a_soft_sleeve_and_a_soft_floor_band_inside_the_envelope() {
+        let fp = FatPoor {
+            sleeve_mm: 1.0,
+            band_fraction: 0.5,
+        };
+        let (a, f) = build_variant(ForamenVariant {
+            fat_poor: Some(fp),
+            ..PLAIN
+        });
+        let mid_u = CW + PW;
+        for fo in &f {
+            let c = on_axis(fo.root_axis, mid_u);
+            let r = fo.root_radius_mm;
+            // In front of the root: the 1 mm sleeve, then fat.
+            assert_eq!(
+                a.label([c[0], c[1] - r - 0.85, c[2]]),
+                Tissue::ForaminalSoft
+            );
+            assert_eq!(a.label([c[0], c[1] - r - 1.15, c[2]]), Tissue::ForaminalFat);
+            // Band: from the floor (lower pedicle top, H - 0.5) half-way up to the root's
+            // lowest point, behind the disc margin.
+            let floor = H - 0.5;
+            let cut = floor + 0.5 * (c[2] - r - floor);
+            let v = V_POST + 2.5;
+            assert_eq!(a.label([c[0], v, cut - 0.2]), Tissue::ForaminalSoft);
+            assert_eq!(a.label([c[0], v, cut + 0.2]), Tissue::ForaminalFat);
+            // Clipped to the envelope: nothing soft in the canal or beyond the span.
+            assert_ne!(
+                a.label([c[0].signum() * (CW - 3.0), c[1], c[2]]),
+                Tissue::ForaminalSoft
+            );
+            assert_ne!(
+                a.label([c[0].signum() * (CW + 2.0 * PW + 1.0), v, cut - 1.0]),
+                Tissue::ForaminalSoft
+            );
+        }
+    }
+
+    #[test]
+    fn shaped_foramen_is_the_class_outline_under_the_pedicle_in_a_fibrous_mould() {
+        use super::super::variant::ShapeClass;
+        let t = ShapeTarget {
+            class: ShapeClass::Oval,
+            height_mm: 14.0,
+            width_mm: 8.0,
+        };
+        let (a, f) = build_variant(ForamenVariant {
+            shape: Some(t),
+            ..PLAIN
+        });
+        let mid_u = CW + PW;
+        for fo in &f {
+            let x = on_axis(fo.root_axis, mid_u)[0];
+            let root_v = V_POST + 0.5 * (GAP + 4.5);
+            // Roof: the pedicle's inferior cortex above the root's v (upper frame).
+            let p = up_pedicle();
+            let roof = upper(0.0, 0.0, pedicle_bottom_w(&p, mid_u, root_v).unwrap())[2];
+            // Floor of the outline 14 mm under the roof, on its centre line.
+            assert_eq!(
+                a.label([x, root_v, roof - 14.0 + 0.3]),
+                Tissue::ForaminalFat
+            );
+            assert_eq!(a.label([x, root_v, roof - 14.0 - 0.3]), Tissue::Ligament);
+            // Widest at the ellipse's centre, half the width either side of the root's v.
+            let total = 14.0 / (1.0 - ROOF_HIDDEN);
+            let centre = roof + ROOF_HIDDEN * total - 0.5 * total;
+            assert_eq!(a.label([x, root_v - 3.9, centre]), Tissue::ForaminalFat);
+            assert_eq!(a.label([x, root_v - 4.1, centre]), Tissue::Ligament);
+        }
+    }
+
+    fn up_pedicle() -> Pedicle {
+        let (up, _, _) = pair(10.0);
+        up.pedicles[1]
     }
 
     /// Upper vertebra frame (the pair is upright: its origin is 2 H + 10 above the lower one).

@@ -18,6 +18,8 @@
 //! | 8 | `background` | trunk outline, subcutaneous fat, muscle, vessels, bowel |
 //! | 9 | `sacrum` | vestigial S1-S2 (S2-S3) discs, from their own random stream |
 //!
+//! `variant` draws the opt-in per-foramen variants (own random stream) that step 6 uses.
+//!
 //! Byte-identical output for a seed is part of the contract (checked-in fixtures): keep
 //! the order of the random draws, of the primitives and of every floating-point
 //! operation when editing a step.
@@ -33,6 +35,7 @@ pub mod sacrum;
 mod spec;
 #[cfg(test)]
 mod test_support;
+pub mod variant;
 mod vertebra;
 
 use rand::Rng;
@@ -46,6 +49,7 @@ use builder::Builder;
 use chain::Pose;
 use pathology::LevelScales;
 use sacrum::{RemnantDraw, SacralRemnant};
+use variant::{ForamenVariant, VariantDraw};
 
 /// Tissue labels. The order is the index into contrast tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -71,9 +75,12 @@ pub enum Tissue {
     Root,
     /// Ligamentum flavum.
     Ligament,
+    /// Veins / fibrosis replacing foraminal fat (fat-poor variant): part of the foramen
+    /// where inside an envelope; signal between root and fat. Only in variant cases.
+    ForaminalSoft,
 }
 
-pub const TISSUE_COUNT: usize = 14;
+pub const TISSUE_COUNT: usize = 15;
 
 impl Tissue {
     pub const ALL: [Tissue; TISSUE_COUNT] = [
@@ -91,6 +98,7 @@ impl Tissue {
         Tissue::ForaminalFat,
         Tissue::Root,
         Tissue::Ligament,
+        Tissue::ForaminalSoft,
     ];
 
     pub fn index(self) -> usize {
@@ -236,6 +244,8 @@ pub struct Foramen {
     /// Root axis (the capsule's segment).
     pub root_axis: [Vec3; 2],
     pub root_radius_mm: f64,
+    /// Opt-in variant drawn for this foramen (`None` without variants).
+    pub variant: Option<ForamenVariant>,
 }
 
 #[derive(Debug, Clone)]
@@ -282,7 +292,11 @@ const P_NUCLEUS: u8 = 70;
 const P_ANNULUS: u8 = 65;
 const P_LIGAMENT: u8 = 60;
 const P_ROOT: u8 = 50;
+/// Veins / fibrosis of a fat-poor foramen (variant): under the root, over the fat.
+const P_SOFT: u8 = 45;
 const P_ENVELOPE: u8 = 40;
+/// Fibrous tissue filling the bony ring around a shaped (variant) foramen.
+const P_MOULD: u8 = 35;
 const P_CSF: u8 = 30;
 const P_CANAL: u8 = 20;
 
@@ -347,12 +361,13 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
 impl Anatomy {
     /// Samples a spine from `rng`. `lumbar_count` must be 4, 5 or 6 (checked by the caller).
     /// `remnants` (drawn from another stream) adds vestigial sacral discs and changes
-    /// nothing else.
+    /// nothing else; so do `variants` (empty = none) to the foramina they apply to.
     pub fn sample(
         rng: &mut ChaCha8Rng,
         severity: Severity,
         lumbar_count: u8,
         remnants: &RemnantDraw,
+        variants: &VariantDraw,
     ) -> Anatomy {
         let n_lumbar = lumbar_count as usize;
         let body_scale = uni(rng, 0.88, 1.12);
@@ -397,7 +412,28 @@ impl Anatomy {
             let foramina = ls.mobile.then(|| {
                 Side::BOTH.map(|side| {
                     let k = side.index();
-                    b.foramen(i, side, up, low, &frame, ls.knobs[k], ls.gap[k], rng)
+                    // Reference shapes are of healthy foramina: a narrowed one keeps the
+                    // outline its pathology carves.
+                    let variant =
+                        variants
+                            .get(i, k)
+                            .filter(|_| ls.reported)
+                            .map(|v| ForamenVariant {
+                                shape: v
+                                    .shape
+                                    .filter(|_| ls.knobs[k].class <= PathologyClass::Mild),
+                                ..v
+                            });
+                    b.foramen(
+                        i,
+                        side,
+                        up,
+                        low,
+                        &frame,
+                        (ls.knobs[k], ls.gap[k]),
+                        variant,
+                        rng,
+                    )
                 })
             });
             levels.push(Level {

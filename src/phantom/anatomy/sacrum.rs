@@ -238,7 +238,7 @@ mod tests {
         };
         for seed in 0..30 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let a = Anatomy::sample(&mut rng, Severity::Normal, 5, &draw);
+            let a = Anatomy::sample(&mut rng, Severity::Normal, 5, &draw, &Default::default());
             let names: Vec<&str> = a
                 .sacral_remnants
                 .iter()

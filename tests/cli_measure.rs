@@ -138,11 +138,12 @@ fn measure_labels_the_fixture_discs_like_the_truth() {
         // foramina, measures these two phantoms badly: MR 10 measured, 2 close (rings
         // not closed on the phantom's planes, areas from the least open plane); CT 10
         // measured, 1 close (narrowed foramina overestimated); with the 3-ray radius
-        // median MR 3 close, CT 1. The floor was lowered to
+        // median MR 3 close, CT 1; after the fifth session's changes (lightly smoothed
+        // edge, seed off cortex, per-plane fat level) MR 3, CT 3 (floor 2). The floor was lowered to
         // what it measures, deliberately and visibly, until the phantom figures are
         // recovered (docs/validation.md).
         assert!(measured >= 7, "{name}: only {measured} foramina measured");
-        assert!(close >= 1, "{name}: only {close} areas close to the truth");
+        assert!(close >= 2, "{name}: only {close} areas close to the truth");
         // QC image: a real PNG with the banner band at the top.
         let qc = s["qc_images"][0].as_str().unwrap();
         let img = image::open(dir.path().join(qc)).unwrap().to_rgb8();

@@ -20,21 +20,24 @@ fn phantom_foramen_accuracy_does_not_regress() {
     // grades 41/80 (docs/validation.md, "#18: bone-bounded ray segmentation in Rust").
     // The floors were lowered to just under those figures, deliberately: a regression
     // from here still trips them. With the 3-ray radius median (follow-up): 78/80,
-    // 36/80, 11.1 %, heights 48/78, grades 44/80; floors raised to just under.
+    // 36/80, 11.1 %, heights 48/78, grades 44/80; floors raised to just under. After the
+    // lightly smoothed edge, the seed moved off cortex, the per-plane fat level and the
+    // split runs (issue 18, fifth session): 78/80, 50/80, 5.5 %, heights 57/78, grades
+    // 46/80; floors raised to just under.
     assert!(s.found >= 76, "found {} < 76\n{report}", s.found);
     assert!(
-        s.area_ok >= 34,
-        "areas within tolerance {} < 34\n{report}",
+        s.area_ok >= 47,
+        "areas within tolerance {} < 47\n{report}",
         s.area_ok
     );
     assert!(
-        s.median_abs_area_error < 0.12,
-        "median area error {:.1}% >= 12%\n{report}",
+        s.median_abs_area_error < 0.07,
+        "median area error {:.1}% >= 7%\n{report}",
         100.0 * s.median_abs_area_error
     );
     assert!(
-        s.height_ok * 100 >= s.height_n * 58,
-        "heights within 1.5 mm under 58%\n{report}"
+        s.height_ok * 100 >= s.height_n * 70,
+        "heights within 1.5 mm under 70%\n{report}"
     );
-    assert!(s.grade_ok >= 42, "grades {} < 42\n{report}", s.grade_ok);
+    assert!(s.grade_ok >= 43, "grades {} < 43\n{report}", s.grade_ok);
 }

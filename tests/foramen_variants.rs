@@ -60,10 +60,13 @@ fn phantom_variant_accuracy_does_not_regress() {
     // Measured when set (3-ray median ray segmentation, 8 cases from 40): 80/80 found,
     // 18/80 areas within tolerance, median area error 24.1 %, heights 28/80, grades
     // 29/80; the same cases without the variants: 80/80, 39/80, 10.1 %, 55/80, 39/80.
+    // After the lightly smoothed edge, the seed moved off cortex, the per-plane fat
+    // level and the split runs (issue 18, fifth session): 80/80, 21/80, 24.0 %, 33/80,
+    // 33/80; floors raised to just under.
     assert!(s.found >= 76, "found {} < 76\n{report}", s.found);
     assert!(
-        s.area_ok >= 16,
-        "areas within tolerance {} < 16\n{report}",
+        s.area_ok >= 19,
+        "areas within tolerance {} < 19\n{report}",
         s.area_ok
     );
     assert!(
@@ -72,8 +75,8 @@ fn phantom_variant_accuracy_does_not_regress() {
         100.0 * s.median_abs_area_error
     );
     assert!(
-        s.height_ok * 100 >= s.height_n * 30,
-        "heights within 1.5 mm under 30%\n{report}"
+        s.height_ok * 100 >= s.height_n * 38,
+        "heights within 1.5 mm under 38%\n{report}"
     );
-    assert!(s.grade_ok >= 26, "grades {} < 26\n{report}", s.grade_ok);
+    assert!(s.grade_ok >= 30, "grades {} < 30\n{report}", s.grade_ok);
 }

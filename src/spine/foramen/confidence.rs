@@ -46,7 +46,8 @@ fn label_factor(disc_confidence: f64) -> f64 {
 /// Confidence from image quality and the evidence behind the measurement: the ceiling,
 /// lowered for an uncertain level label, thick slices, T2 instead of T1, low
 /// fat/boundary contrast, a ring not closed (capped at 0.3), closed on one plane only and
-/// planes that disagree; rounded to hundredths, a note per reason. A partly open
+/// planes that disagree, and an area outside the usual range of lumbar foramina; rounded to
+/// hundredths, a note per reason. A partly open
 /// minimum plane is noted without a factor: on the development reference it did not
 /// predict disagreement. [`weigh_against_spine`] then compares the area with the
 /// spine's other foramina.
@@ -108,6 +109,16 @@ pub(super) fn confidence(
             100.0 * ev.area_jump
         ));
     }
+    if let Some(a) = res.min_area_mm2.filter(|&a| a > 0.0) {
+        let f = usual_range_factor(a);
+        c *= f;
+        if f < NOTE_BELOW {
+            notes.push(format!(
+                "area {a:.0} mm² outside the usual {:.0}-{:.0} mm² of lumbar foramina: a narrowed or large foramen, or an outline that stopped short or leaked; check the overlay",
+                USUAL_MM2.0, USUAL_MM2.1
+            ));
+        }
+    }
     if disc_confidence < 0.5 {
         notes.push("uncertain level label".into());
     }
@@ -118,6 +129,19 @@ pub(super) fn confidence(
 /// Spread (standard deviation of the log area ratio) of a spine's foramina about their
 /// median: they are alike within about 20 %.
 const SPINE_SPREAD: f64 = 0.2;
+/// Usual range of a lumbar foramen's area (mm²): published series give about 100-160
+/// (shared/domain.md), widened below by 20 % for small adults.
+const USUAL_MM2: (f64, f64) = (80.0, 160.0);
+
+/// Confidence factor for an area outside [`USUAL_MM2`]: `exp(-ln²(a / bound) / (2 ·
+/// 0.2²))` beyond the nearer bound, 1 inside. On the development reference, foramina
+/// measured over 140 mm² or under 80 mm² agreed with the reading 0-6 % of the time even
+/// at confidence ≥ 0.5 (80-140 mm²: 61-81 %): a whole spine's outlines can leak or stop
+/// short together, which the comparison with the spine's median cannot see.
+fn usual_range_factor(a: f64) -> f64 {
+    let bound = a.clamp(USUAL_MM2.0, USUAL_MM2.1);
+    (-(a / bound).ln().powi(2) / (2.0 * SPINE_SPREAD * SPINE_SPREAD)).exp()
+}
 /// A note is added when the factor falls under this (area outside ~0.77-1.3 × median).
 const NOTE_BELOW: f64 = 0.7;
 
@@ -274,6 +298,28 @@ mod tests {
         confidence(&mut r, 1.0, Modality::MR, Some(Weighting::T1), &weak);
         assert_eq!(r.confidence, 0.36);
         assert_eq!(r.confidence_notes.len(), 3);
+    }
+
+    #[test]
+    fn an_area_outside_the_usual_range_lowers_it() {
+        // By hand: 200 mm² → exp(-ln²(1.25) / 0.08) = 0.537; 60 → exp(-ln²(0.75) / 0.08)
+        // = 0.355; 80, 120 and 160 → 1.
+        assert!((usual_range_factor(200.0) - 0.5367).abs() < 1e-3);
+        assert!((usual_range_factor(60.0) - 0.3554).abs() < 1e-3);
+        for a in [80.0, 120.0, 160.0] {
+            assert_eq!(usual_range_factor(a), 1.0);
+        }
+        // In `confidence`: CT, thin, two planes, label sure: 0.65 × 0.537 = 0.349 → 0.35,
+        // with a note; at 120 mm² 0.65 and no note.
+        let mut r = result(1.0, 9.0, 2);
+        r.min_area_mm2 = Some(200.0);
+        confidence(&mut r, 0.9, Modality::CT, None, &ev(2));
+        assert_eq!(r.confidence, 0.35);
+        assert!(r.confidence_notes[0].starts_with("area 200 mm² outside the usual 80-160"));
+        r.min_area_mm2 = Some(120.0);
+        confidence(&mut r, 0.9, Modality::CT, None, &ev(2));
+        assert_eq!(r.confidence, 0.65);
+        assert!(r.confidence_notes.is_empty());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! model. The floors sit a little under the figures measured when they were set
 //! (docs/validation.md), so that a real regression, not noise, trips them.
 
+mod common;
+
 use foramen::phantom::eval::evaluate;
 
 #[test]
@@ -24,20 +26,14 @@ fn phantom_foramen_accuracy_does_not_regress() {
     // lightly smoothed edge, the seed moved off cortex, the per-plane fat level and the
     // split runs (issue 18, fifth session): 78/80, 50/80, 5.5 %, heights 57/78, grades
     // 46/80; floors raised to just under.
-    assert!(s.found >= 76, "found {} < 76\n{report}", s.found);
-    assert!(
-        s.area_ok >= 47,
-        "areas within tolerance {} < 47\n{report}",
-        s.area_ok
+    common::assert_floors(
+        &s,
+        &common::FloorsEval {
+            found: 76,
+            area_ok: 47,
+            median_error: 0.07,
+            height_pct: 70,
+            grades: 43,
+        },
     );
-    assert!(
-        s.median_abs_area_error < 0.07,
-        "median area error {:.1}% >= 7%\n{report}",
-        100.0 * s.median_abs_area_error
-    );
-    assert!(
-        s.height_ok * 100 >= s.height_n * 70,
-        "heights within 1.5 mm under 70%\n{report}"
-    );
-    assert!(s.grade_ok >= 43, "grades {} < 43\n{report}", s.grade_ok);
 }

@@ -168,3 +168,48 @@ fn walkdir_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Floors of a phantom foramen evaluation (`foramen::phantom::eval`): found foramina,
+/// areas within tolerance, median area error (fraction, exclusive), heights within
+/// 1.5 mm (percent of the found) and grades equal to the truth.
+pub struct FloorsEval {
+    pub found: usize,
+    pub area_ok: usize,
+    pub median_error: f64,
+    pub height_pct: usize,
+    pub grades: usize,
+}
+
+/// Fails, with the evaluation's report, when `s` falls under any of the floors.
+pub fn assert_floors(s: &foramen::phantom::eval::EvalSummary, f: &FloorsEval) {
+    let report = s.report();
+    assert!(
+        s.found >= f.found,
+        "found {} < {}\n{report}",
+        s.found,
+        f.found
+    );
+    assert!(
+        s.area_ok >= f.area_ok,
+        "areas within tolerance {} < {}\n{report}",
+        s.area_ok,
+        f.area_ok
+    );
+    assert!(
+        s.median_abs_area_error < f.median_error,
+        "median area error {:.1}% >= {:.0}%\n{report}",
+        100.0 * s.median_abs_area_error,
+        100.0 * f.median_error
+    );
+    assert!(
+        s.height_ok * 100 >= s.height_n * f.height_pct,
+        "heights within 1.5 mm under {}%\n{report}",
+        f.height_pct
+    );
+    assert!(
+        s.grade_ok >= f.grades,
+        "grades {} < {}\n{report}",
+        s.grade_ok,
+        f.grades
+    );
+}

@@ -436,23 +436,21 @@ fn measure_one(
         }),
         ..anchors
     };
-    let cast_at = |p: &Prepared| {
-        rays::cast(
-            &p.smooth,
-            &p.fine,
-            p.roi.pixel_mm,
-            p.seed,
-            &plane_anchors(p),
-            &p.wall,
-        )
+    let cast_at = |p: &Prepared, a: &Anchors| {
+        rays::cast(&p.smooth, &p.fine, p.roi.pixel_mm, p.seed, a, &p.wall)
     };
-    let mut cast: Vec<rays::Rays> = prep.iter().map(cast_at).collect();
+    let mut plane_anch: Vec<Anchors> = prep.iter().map(plane_anchors).collect();
+    let mut cast: Vec<rays::Rays> = prep
+        .iter()
+        .zip(&plane_anch)
+        .map(|(p, a)| cast_at(p, a))
+        .collect();
     // A seed from which most rays meet no fat within a root's radius is on a root pressed
     // against bone, or on the bone beside a narrowed foramen (an osteophyte, the cortex):
     // from there the rays would cross that bone as if it were the root. A root is never
     // as dark as cortex (below `Td`: MR T1/T2 and CT alike), so such a plane is seeded
     // again in the fat itself, the brightest point of the seed window.
-    for (p, c) in prep.iter_mut().zip(cast.iter_mut()) {
+    for ((p, c), a) in prep.iter_mut().zip(&mut cast).zip(&mut plane_anch) {
         let (si, sj) = (p.seed.0 as usize, p.seed.1 as usize);
         let on_cortex = p.smooth.get((si, sj)).is_some_and(|&v| v < anchors.td());
         if 2 * c.rooted >= NRAY || !on_cortex {
@@ -460,7 +458,8 @@ fn measure_one(
         }
         if let Some(s) = rays::fat_seed(&p.smooth, p.window.0, p.window.1) {
             p.seed = (s.0 as f64, s.1 as f64);
-            *c = cast_at(p);
+            *a = plane_anchors(p);
+            *c = cast_at(p, a);
         }
     }
     // Smoothness: circular median over 3 rays (15°; 5 rays clip the pointed lower end
@@ -488,7 +487,7 @@ fn measure_one(
             p.seed,
             radii,
             cast[i].open,
-            &plane_anchors(&p),
+            &plane_anch[i],
             p.noise,
         );
         slices.push(SliceResult {

@@ -163,13 +163,14 @@ pub fn cast(
     let mut vf = vec![0f32; ns];
     for k in 0..NRAY {
         let (sn, cs) = angle(k).sin_cos();
-        for (s, (val, fv)) in v.iter_mut().zip(vf.iter_mut()).enumerate() {
+        // Outside the data: never a boundary, so a ray running out of the image without
+        // a stop stays open.
+        let at = |plane: &Array2<f32>, s: usize| {
             let r = s as f64 * STEP / px;
-            let (ri, ci) = (seed.0 - sn * r, seed.1 + cs * r);
-            // Outside the data: never a boundary, so a ray running out of the image
-            // without a stop stays open.
-            *val = sample(img, ri, ci).unwrap_or(f32::INFINITY);
-            *fv = sample(fine, ri, ci).unwrap_or(f32::INFINITY);
+            sample(plane, seed.0 - sn * r, seed.1 + cs * r).unwrap_or(f32::INFINITY)
+        };
+        for (s, val) in v.iter_mut().enumerate() {
+            *val = at(img, s);
         }
         // Stops count only after the ray has entered fat (the seed sits on the root).
         let mut inside = false;
@@ -198,6 +199,15 @@ pub fn cast(
             (ia, _) => (ia, t),
         };
         if let Some(i) = idx {
+            // The lightly smoothed profile is needed only around the stop.
+            for (s, fv) in vf
+                .iter_mut()
+                .enumerate()
+                .take((i + look + 1).min(ns))
+                .skip(i.saturating_sub(back + 1))
+            {
+                *fv = at(fine, s);
+            }
             // The edge is the half level between fat and the darkest tissue just beyond
             // the stop (cortex: well below `T`; marrow alone: `T` itself), looked for
             // from 1 mm before to 1.5 mm after the stop; grey tissue inside (no sample

@@ -6,7 +6,7 @@ use super::super::canonical::CanonicalStack;
 use super::super::discs::{Candidate, DiscContrast, DiscParams, PlaneResponse, local_maxima};
 use super::super::filters::percentile;
 use super::LocalizeError;
-use super::detector::{DiscNet, NET_PIXEL_MM, net_input};
+use super::detector::{DiscMap, NET_PIXEL_MM, net_input};
 use crate::imageops::{Blend, bilinear};
 
 /// Disc candidates of one contrast: local maxima of the plane-weighted composite
@@ -231,7 +231,7 @@ pub(crate) fn detector_map(
     is_ct: bool,
 ) -> Option<DetectorMap> {
     use rayon::prelude::*;
-    let net = DiscNet::embedded().ok()?;
+    let net = DiscMap::embedded().ok()?;
     let strength: Vec<f64> = all_responses
         .iter()
         .map(|r| band_strength(&r.darker.0) + band_strength(&r.brighter.0))
@@ -270,8 +270,8 @@ pub(crate) fn detector_map(
     let (h, w) = planes[0].dim();
     let maps: Vec<Array2<f32>> = near
         .par_iter()
-        .map(|&k| net.probabilities(&net_input(&planes[k], px, is_ct)).ok())
-        .collect::<Option<Vec<_>>>()?;
+        .map(|&k| net.probabilities(&net_input(&planes[k], px, is_ct)))
+        .collect();
     let f = px / NET_PIXEL_MM;
     let mut mean = Array2::<f32>::zeros((h, w));
     for m in &maps {

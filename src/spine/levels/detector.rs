@@ -114,19 +114,231 @@ impl DiscNet {
         self.head.forward(&u1)
     }
 
-    /// Disc-centre probabilities (0-1) for one input plane (values from [`net_input`]),
-    /// same size as the input.
+    /// Disc-centre probabilities (0-1) for one input plane by candle's forward pass (the
+    /// training path; results depend on the CPU, see [`DiscMap`]).
     pub fn probabilities(&self, input: &Array2<f32>) -> candle_core::Result<Array2<f32>> {
         let (h, w) = input.dim();
-        let (hp, wp) = (h.div_ceil(STRIDE) * STRIDE, w.div_ceil(STRIDE) * STRIDE);
-        let mut padded = vec![0f32; hp * wp];
-        for ((r, c), v) in input.indexed_iter() {
-            padded[r * wp + c] = *v;
-        }
-        let x = Tensor::from_vec(padded, (1, 1, hp, wp), &Device::Cpu)?;
+        let (hp, wp) = padded_size(h, w);
+        let x = Tensor::from_vec(pad(input, wp, hp * wp), (1, 1, hp, wp), &Device::Cpu)?;
         let p = candle_nn::ops::sigmoid(&self.forward(&x)?)?;
         let p = p.flatten_all()?.to_vec1::<f32>()?;
         Ok(Array2::from_shape_fn((h, w), |(r, c)| p[r * wp + c]))
+    }
+}
+
+/// Input size rounded up to the network's stride.
+fn padded_size(h: usize, w: usize) -> (usize, usize) {
+    (h.div_ceil(STRIDE) * STRIDE, w.div_ceil(STRIDE) * STRIDE)
+}
+
+/// `input` zero-padded at the bottom and right to row length `wp`, `len` values.
+fn pad(input: &Array2<f32>, wp: usize, len: usize) -> Vec<f32> {
+    let mut padded = vec![0f32; len];
+    for ((r, c), v) in input.indexed_iter() {
+        padded[r * wp + c] = *v;
+    }
+    padded
+}
+
+/// One convolution's weights, `[out][in][k][k]`, and biases.
+struct ConvW {
+    cin: usize,
+    cout: usize,
+    k: usize,
+    dilation: usize,
+    w: Vec<f32>,
+    b: Vec<f32>,
+}
+
+/// Feature maps `[channel][row][column]`.
+struct Maps {
+    c: usize,
+    h: usize,
+    w: usize,
+    v: Vec<f32>,
+}
+
+impl ConvW {
+    /// "Same" convolution (zero padding `dilation * (k / 2)`), then ReLU if asked.
+    /// Each output is summed in one fixed order (input channel, kernel row, kernel
+    /// column, bias first), so the result does not depend on the CPU or thread count.
+    fn apply(&self, x: &Maps, relu: bool) -> Maps {
+        use rayon::prelude::*;
+        let (h, w, k, d) = (x.h, x.w, self.k, self.dilation as isize);
+        let half = (k / 2) as isize;
+        let mut out = vec![0f32; self.cout * h * w];
+        out.par_chunks_mut(h * w)
+            .enumerate()
+            .for_each(|(o, plane)| {
+                plane.fill(self.b[o]);
+                for i in 0..self.cin {
+                    let src = &x.v[i * h * w..(i + 1) * h * w];
+                    for ky in 0..k {
+                        let dy = (ky as isize - half) * d;
+                        for kx in 0..k {
+                            let dx = (kx as isize - half) * d;
+                            let wt = self.w[((o * self.cin + i) * k + ky) * k + kx];
+                            // Output columns whose tap lies inside the image.
+                            let x0 = (-dx).max(0) as usize;
+                            let x1 = (w as isize - dx).clamp(0, w as isize) as usize;
+                            if x0 >= x1 {
+                                continue;
+                            }
+                            for y in 0..h {
+                                let sy = y as isize + dy;
+                                if sy < 0 || sy >= h as isize {
+                                    continue;
+                                }
+                                let srow = &src[sy as usize * w..(sy as usize + 1) * w];
+                                let drow = &mut plane[y * w + x0..y * w + x1];
+                                let s0 = (x0 as isize + dx) as usize;
+                                for (a, &b) in drow.iter_mut().zip(&srow[s0..s0 + (x1 - x0)]) {
+                                    *a += wt * b;
+                                }
+                            }
+                        }
+                    }
+                }
+                if relu {
+                    plane.iter_mut().for_each(|v| *v = v.max(0.0));
+                }
+            });
+        Maps {
+            c: self.cout,
+            h,
+            w,
+            v: out,
+        }
+    }
+}
+
+impl Maps {
+    /// 2×2 max pooling (sizes are even: multiples of [`STRIDE`] above the bottom).
+    fn pool(&self) -> Maps {
+        let (h, w) = (self.h / 2, self.w / 2);
+        let mut v = vec![0f32; self.c * h * w];
+        for c in 0..self.c {
+            let src = &self.v[c * self.h * self.w..];
+            for y in 0..h {
+                for x in 0..w {
+                    let at = |yy: usize, xx: usize| src[yy * self.w + xx];
+                    v[(c * h + y) * w + x] = at(2 * y, 2 * x)
+                        .max(at(2 * y, 2 * x + 1))
+                        .max(at(2 * y + 1, 2 * x))
+                        .max(at(2 * y + 1, 2 * x + 1));
+                }
+            }
+        }
+        Maps { c: self.c, h, w, v }
+    }
+
+    /// Nearest-neighbour upsampling to the skip's size, then the skip's channels after
+    /// this one's (as `Tensor::cat(&[up, skip], 1)`).
+    fn up_cat(&self, skip: &Maps) -> Maps {
+        let (h, w) = (skip.h, skip.w);
+        let mut v = Vec::with_capacity((self.c + skip.c) * h * w);
+        for c in 0..self.c {
+            let src = &self.v[c * self.h * self.w..];
+            for y in 0..h {
+                let sy = y * self.h / h;
+                v.extend((0..w).map(|x| src[sy * self.w + x * self.w / w]));
+            }
+        }
+        v.extend_from_slice(&skip.v);
+        Maps {
+            c: self.c + skip.c,
+            h,
+            w,
+            v,
+        }
+    }
+}
+
+/// The disc detector for inference: the embedded weights run by plain loops.
+///
+/// Why not candle's forward pass: its convolutions go through `gemm`, whose blocking
+/// follows the CPU's cache sizes, so the sums (and every disc position and foramen
+/// outline downstream) differed in the last bits from one machine to another. Here
+/// each output is summed in a fixed order, so a series gives the same report on any
+/// x86-64 or ARM machine and thread count.
+pub struct DiscMap {
+    convs: Vec<ConvW>,
+}
+
+impl DiscMap {
+    /// The embedded trained network, in the order `e1a e1b e2a e2b e3a e3b e4a e4b d3
+    /// d2 d1 head`.
+    pub fn embedded() -> candle_core::Result<DiscMap> {
+        let t = candle_core::safetensors::load_buffer(WEIGHTS, &Device::Cpu)?;
+        let [a, b, c, d] = DiscNet::WIDTHS;
+        let spec = [
+            ("e1a", 1, a, 3, 1),
+            ("e1b", a, a, 3, 1),
+            ("e2a", a, b, 3, 1),
+            ("e2b", b, b, 3, 1),
+            ("e3a", b, c, 3, 1),
+            ("e3b", c, c, 3, 1),
+            ("e4a", c, d, 3, 2),
+            ("e4b", d, d, 3, 4),
+            ("d3", d + c, c, 3, 1),
+            ("d2", c + b, b, 3, 1),
+            ("d1", b + a, a, 3, 1),
+            ("head", a, 1, 1, 1),
+        ];
+        let mut convs = Vec::with_capacity(spec.len());
+        for (name, cin, cout, k, dilation) in spec {
+            let get = |what: &str, len: usize| -> candle_core::Result<Vec<f32>> {
+                let x = t
+                    .get(&format!("{name}.{what}"))
+                    .ok_or_else(|| candle_core::Error::Msg(format!("discnet: no {name}.{what}")))?;
+                let v = x.flatten_all()?.to_vec1::<f32>()?;
+                if v.len() != len {
+                    return Err(candle_core::Error::Msg(format!(
+                        "discnet: {name}.{what} has {} values, not {len}",
+                        v.len()
+                    )));
+                }
+                Ok(v)
+            };
+            convs.push(ConvW {
+                cin,
+                cout,
+                k,
+                dilation,
+                w: get("weight", cout * cin * k * k)?,
+                b: get("bias", cout)?,
+            });
+        }
+        Ok(DiscMap { convs })
+    }
+
+    /// Disc-centre probabilities (0-1) for one input plane (values from [`net_input`]),
+    /// same size as the input.
+    pub fn probabilities(&self, input: &Array2<f32>) -> Array2<f32> {
+        let (h, w) = input.dim();
+        let (hp, wp) = padded_size(h, w);
+        let x = Maps {
+            c: 1,
+            h: hp,
+            w: wp,
+            v: pad(input, wp, hp * wp),
+        };
+        let cv = &self.convs;
+        let two = |i: usize, x: &Maps| cv[i + 1].apply(&cv[i].apply(x, true), true);
+        let s1 = two(0, &x);
+        let s2 = two(2, &s1.pool());
+        let s3 = two(4, &s2.pool());
+        let s4 = two(6, &s3.pool());
+        let u3 = cv[8].apply(&s4.up_cat(&s3), true);
+        let u2 = cv[9].apply(&u3.up_cat(&s2), true);
+        let u1 = cv[10].apply(&u2.up_cat(&s1), true);
+        let logit = cv[11].apply(&u1, false);
+        // The logistic in f64 and rounded once: libm's single-precision exp may differ
+        // in the last bit between CPU-specific variants.
+        Array2::from_shape_fn((h, w), |(r, c)| {
+            let z = f64::from(logit.v[r * wp + c]);
+            (1.0 / (1.0 + (-z).exp())) as f32
+        })
     }
 }
 
@@ -176,10 +388,40 @@ mod tests {
     }
 
     #[test]
+    fn the_plain_forward_pass_matches_candles() {
+        // candle's forward pass is the independent reference (the one training uses).
+        let net = DiscNet::embedded().unwrap();
+        let map = DiscMap::embedded().unwrap();
+        // A structured input (bands like discs, a gradient, odd size to exercise the
+        // padding), so the logits span a wide range.
+        let input = Array2::from_shape_fn((61, 43), |(r, c)| {
+            let band = if (r / 5) % 3 == 0 { 1.6 } else { 0.7 };
+            band + 0.01 * c as f32 + 0.3 * ((r * 7 + c * 3) % 11) as f32 / 11.0
+        });
+        let want = net.probabilities(&input).unwrap();
+        let got = map.probabilities(&input);
+        assert_eq!(got.dim(), want.dim());
+        let worst = got
+            .iter()
+            .zip(want.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "largest difference {worst}");
+        let spread =
+            want.iter().fold(0.0f32, |m, v| m.max(*v)) - want.iter().fold(1.0f32, |m, v| m.min(*v));
+        assert!(
+            spread > 0.05,
+            "the input hardly moves the network: {spread}"
+        );
+    }
+
+    #[test]
     fn the_embedded_network_loads_and_keeps_the_size() {
         let net = DiscNet::embedded().unwrap();
         let input = Array2::from_elem((37, 45), 1.0f32);
         let p = net.probabilities(&input).unwrap();
+        assert_eq!(p.dim(), (37, 45));
+        let p = DiscMap::embedded().unwrap().probabilities(&input);
         assert_eq!(p.dim(), (37, 45));
         assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
     }

@@ -143,6 +143,9 @@ fn first_dark_line(below: &[bool], v: &[f32], t: f32, nmax: usize) -> Option<usi
 /// where a ray stops, its edge is placed on the more lightly smoothed `fine` (same grid).
 /// `wall[i]` is the column of the posterior wall of the disc/bodies on row `i` (a ray
 /// stops where it passes in front of it); rows outside `wall` use its nearest entry.
+/// A ray is also cut, without counting as closed, where it runs more than `depth`
+/// columns behind that wall (see [`cast`]'s caller for the anatomy; `f64::INFINITY`
+/// for no limit).
 pub fn cast(
     img: &Array2<f32>,
     fine: &Array2<f32>,
@@ -150,6 +153,7 @@ pub fn cast(
     seed: (f64, f64),
     a: &Anchors,
     wall: &[f64],
+    depth: f64,
 ) -> Rays {
     let t = a.t();
     let td = a.td();
@@ -229,13 +233,18 @@ pub fn cast(
             radii[k] = (i - 1) as f64 * STEP + f as f64 * STEP;
             open[k] = false;
         }
-        // (c) the posterior wall of the disc and bodies.
+        // (c) the posterior wall of the disc and bodies, and the depth behind it.
         if !wall.is_empty() {
             let n = (radii[k] / STEP).ceil() as usize;
             for s in 1..=n {
                 let r = s as f64 * STEP;
                 let (ri, cj) = (seed.0 - sn * r / px, seed.1 + cs * r / px);
                 let row = (ri.round().max(0.0) as usize).min(wall.len() - 1);
+                if cj > wall[row] + depth {
+                    // Cut, not closed: no boundary was seen there.
+                    radii[k] = r.min(radii[k]).max(0.5);
+                    break;
+                }
                 if cj < wall[row] {
                     radii[k] = r.min(radii[k]).max(0.5);
                     open[k] = false;
@@ -543,7 +552,7 @@ mod tests {
             |y, x| ell(y, x) < 1.5,
         );
         let seed = (40.0, 40.0);
-        let rays = cast(&img, &img, px, seed, &A, &[]);
+        let rays = cast(&img, &img, px, seed, &A, &[], f64::INFINITY);
         assert!(is_closed(&rays.open), "{:?}", rays.open);
         let seg = finish(&img, px, seed, rays.radii, rays.open, &A, 10.0);
         let truth = std::f64::consts::PI * 35.0;
@@ -573,7 +582,7 @@ mod tests {
         let fine = crate::imageops::gaussian_blur(img.view(), 0.35 / px, 0.35 / px);
         let truth = std::f64::consts::PI * 36.0;
         let area = |edge: &Array2<f32>| {
-            let r = cast(&coarse, edge, px, (60.0, 60.0), &A, &[]);
+            let r = cast(&coarse, edge, px, (60.0, 60.0), &A, &[], f64::INFINITY);
             assert!(is_closed(&r.open));
             shoelace(&polygon((60.0, 60.0), &r.radii, px)) * px * px
         };
@@ -599,10 +608,10 @@ mod tests {
             |y, x| ell(y, x) < 1.0 && x * x + y * y > 4.0,
             |y, x| ell(y, x) < 1.3,
         );
-        let on_root = cast(&img, &img, px, (40.0, 40.0), &A, &[]);
+        let on_root = cast(&img, &img, px, (40.0, 40.0), &A, &[], f64::INFINITY);
         assert_eq!(on_root.rooted, NRAY);
         // 7 mm + 1.5 mm cortex + 3 mm of marrow below the centre: row 40 + 23.
-        let in_bone = cast(&img, &img, px, (63.0, 40.0), &A, &[]);
+        let in_bone = cast(&img, &img, px, (63.0, 40.0), &A, &[], f64::INFINITY);
         assert!(in_bone.rooted < NRAY / 4, "{}", in_bone.rooted);
     }
 
@@ -627,7 +636,7 @@ mod tests {
             |y, x| ell(y, x) < 1.0 || (y > 0.0 && x.abs() < 2.0),
             |y, x| ell(y, x) < 1.5,
         );
-        let rays = cast(&img, &img, px, (40.0, 40.0), &A, &[]);
+        let rays = cast(&img, &img, px, (40.0, 40.0), &A, &[], f64::INFINITY);
         assert!(!is_closed(&rays.open));
         // Straight up is open, straight down closed.
         assert!(rays.open[NRAY / 4] && !rays.open[3 * NRAY / 4]);
@@ -638,10 +647,38 @@ mod tests {
         // Fat everywhere (as a bright T2 disc in front would be): only the wall at
         // column 30 (5 mm in front of the seed) stops the anterior ray.
         let img = Array2::from_elem((80, 80), 1000.0f32);
-        let rays = cast(&img, &img, 0.5, (40.0, 40.0), &A, &vec![30.0; 80]);
+        let rays = cast(
+            &img,
+            &img,
+            0.5,
+            (40.0, 40.0),
+            &A,
+            &vec![30.0; 80],
+            f64::INFINITY,
+        );
         let front = NRAY / 2;
         assert!(!rays.open[front] && (rays.radii[front] - 5.0).abs() <= 0.25);
         assert!(rays.open[0]);
+    }
+
+    #[test]
+    fn rays_are_cut_at_the_depth_limit_behind_the_wall_but_stay_open() {
+        // Fat everywhere, wall at column 30, depth limit 20 columns (10 mm): the
+        // posterior ray ends at column 50, 5 mm behind the seed at column 40, and stays
+        // open (no boundary was seen); straight up is not cut (RMAX).
+        let img = Array2::from_elem((80, 80), 1000.0f32);
+        let rays = cast(&img, &img, 0.5, (40.0, 40.0), &A, &vec![30.0; 80], 20.0);
+        assert!((rays.radii[0] - 5.0).abs() <= 0.25, "{}", rays.radii[0]);
+        assert!(rays.open[0]);
+        assert!(rays.radii[NRAY / 4] >= RMAX - 0.25 || rays.open[NRAY / 4]);
+        // An oblique ray (45° back and up) is cut where its column passes 50.
+        let k = NRAY / 8;
+        let want = 5.0 / std::f64::consts::FRAC_PI_4.cos();
+        assert!(
+            (rays.radii[k] - want).abs() <= 0.3,
+            "{} vs {want}",
+            rays.radii[k]
+        );
     }
 
     #[test]
@@ -674,7 +711,7 @@ mod tests {
         };
         let img = image(80, px, |y, x| tear(y, x, 0.0), |y, x| tear(y, x, 1.0));
         let seed = (38.0, 40.0);
-        let rays = cast(&img, &img, px, seed, &A, &[]);
+        let rays = cast(&img, &img, px, seed, &A, &[], f64::INFINITY);
         assert!(is_closed(&rays.open));
         let height = |w: usize| {
             let p = polygon(seed, &circular_median(&rays.radii, w), px);

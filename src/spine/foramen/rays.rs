@@ -240,14 +240,11 @@ pub fn cast(
                 let r = s as f64 * STEP;
                 let (ri, cj) = (seed.0 - sn * r / px, seed.1 + cs * r / px);
                 let row = (ri.round().max(0.0) as usize).min(wall.len() - 1);
-                if cj > wall[row] + depth {
-                    // Cut, not closed: no boundary was seen there.
+                let (front, deep) = (cj < wall[row], cj > wall[row] + depth);
+                if front || deep {
                     radii[k] = r.min(radii[k]).max(0.5);
-                    break;
-                }
-                if cj < wall[row] {
-                    radii[k] = r.min(radii[k]).max(0.5);
-                    open[k] = false;
+                    // Too deep is cut, not closed: no boundary was seen there.
+                    open[k] &= !front;
                     break;
                 }
             }

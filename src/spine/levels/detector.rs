@@ -29,64 +29,56 @@ const STRIDE: usize = 8;
 /// The trained weights (see `examples/train_discnet.rs`).
 static WEIGHTS: &[u8] = include_bytes!("discnet.safetensors");
 
-/// The disc-centre network.
-pub struct DiscNet {
-    e1: [Conv2d; 2],
-    e2: [Conv2d; 2],
-    e3: [Conv2d; 2],
-    e4: [Conv2d; 2],
-    d3: Conv2d,
-    d2: Conv2d,
-    d1: Conv2d,
-    head: Conv2d,
-}
+/// One convolution of the network: weight-file name, input and output channels, kernel
+/// size, dilation.
+struct Layer(&'static str, usize, usize, usize, usize);
 
-fn conv(
-    i: usize,
-    o: usize,
-    k: usize,
-    dilation: usize,
-    vb: VarBuilder,
-) -> candle_core::Result<Conv2d> {
-    let cfg = Conv2dConfig {
-        padding: dilation * (k / 2),
-        dilation,
-        ..Default::default()
-    };
-    conv2d(i, o, k, cfg, vb)
+/// Channel widths of the three scales and the bottom.
+const WIDTHS: [usize; 4] = [8, 16, 32, 32];
+
+/// The convolutions in the order both forward passes index them: two per encoder
+/// scale (`e1`-`e4`), one per decoder scale after upsampling and concatenation with the
+/// skip (`d3`-`d1`), and the 1×1 head.
+const LAYERS: [Layer; 12] = {
+    let [a, b, c, d] = WIDTHS;
+    [
+        Layer("e1a", 1, a, 3, 1),
+        Layer("e1b", a, a, 3, 1),
+        Layer("e2a", a, b, 3, 1),
+        Layer("e2b", b, b, 3, 1),
+        Layer("e3a", b, c, 3, 1),
+        Layer("e3b", c, c, 3, 1),
+        // Dilated at the coarsest scale: the context (bodies above and below, the
+        // sacrum) spans 10-20 cm.
+        Layer("e4a", c, d, 3, 2),
+        Layer("e4b", d, d, 3, 4),
+        Layer("d3", d + c, c, 3, 1),
+        Layer("d2", c + b, b, 3, 1),
+        Layer("d1", b + a, a, 3, 1),
+        Layer("head", a, 1, 1, 1),
+    ]
+};
+
+/// The disc-centre network (candle: training, and the reference of [`DiscMap`]).
+pub struct DiscNet {
+    convs: Vec<Conv2d>,
 }
 
 impl DiscNet {
-    /// Channel widths of the three scales and the bottom.
-    const WIDTHS: [usize; 4] = [8, 16, 32, 32];
-
     /// Builds the network on `vb` (fresh variables for training, or loaded weights).
     pub fn new(vb: VarBuilder) -> candle_core::Result<DiscNet> {
-        let [a, b, c, d] = Self::WIDTHS;
-        Ok(DiscNet {
-            e1: [
-                conv(1, a, 3, 1, vb.pp("e1a"))?,
-                conv(a, a, 3, 1, vb.pp("e1b"))?,
-            ],
-            e2: [
-                conv(a, b, 3, 1, vb.pp("e2a"))?,
-                conv(b, b, 3, 1, vb.pp("e2b"))?,
-            ],
-            e3: [
-                conv(b, c, 3, 1, vb.pp("e3a"))?,
-                conv(c, c, 3, 1, vb.pp("e3b"))?,
-            ],
-            // Dilated at the coarsest scale: the context (bodies above and below, the
-            // sacrum) spans 10-20 cm.
-            e4: [
-                conv(c, d, 3, 2, vb.pp("e4a"))?,
-                conv(d, d, 3, 4, vb.pp("e4b"))?,
-            ],
-            d3: conv(d + c, c, 3, 1, vb.pp("d3"))?,
-            d2: conv(c + b, b, 3, 1, vb.pp("d2"))?,
-            d1: conv(b + a, a, 3, 1, vb.pp("d1"))?,
-            head: conv(a, 1, 1, 1, vb.pp("head"))?,
-        })
+        let convs = LAYERS
+            .iter()
+            .map(|&Layer(name, i, o, k, dilation)| {
+                let cfg = Conv2dConfig {
+                    padding: dilation * (k / 2),
+                    dilation,
+                    ..Default::default()
+                };
+                conv2d(i, o, k, cfg, vb.pp(name))
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(DiscNet { convs })
     }
 
     /// The embedded trained network.
@@ -97,21 +89,22 @@ impl DiscNet {
 
     /// Logits (N×1×H×W) for a batch of inputs (N×1×H×W, H and W multiples of 8).
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let two = |c: &[Conv2d; 2], x: &Tensor| -> candle_core::Result<Tensor> {
-            c[1].forward(&c[0].forward(x)?.relu()?)?.relu()
+        let c = &self.convs;
+        let two = |i: usize, x: &Tensor| -> candle_core::Result<Tensor> {
+            c[i + 1].forward(&c[i].forward(x)?.relu()?)?.relu()
         };
         let up_cat = |x: &Tensor, skip: &Tensor| -> candle_core::Result<Tensor> {
             let (_, _, h, w) = skip.dims4()?;
             Tensor::cat(&[&x.upsample_nearest2d(h, w)?, skip], 1)
         };
-        let s1 = two(&self.e1, x)?;
-        let s2 = two(&self.e2, &s1.max_pool2d(2)?)?;
-        let s3 = two(&self.e3, &s2.max_pool2d(2)?)?;
-        let s4 = two(&self.e4, &s3.max_pool2d(2)?)?;
-        let u3 = self.d3.forward(&up_cat(&s4, &s3)?)?.relu()?;
-        let u2 = self.d2.forward(&up_cat(&u3, &s2)?)?.relu()?;
-        let u1 = self.d1.forward(&up_cat(&u2, &s1)?)?.relu()?;
-        self.head.forward(&u1)
+        let s1 = two(0, x)?;
+        let s2 = two(2, &s1.max_pool2d(2)?)?;
+        let s3 = two(4, &s2.max_pool2d(2)?)?;
+        let s4 = two(6, &s3.max_pool2d(2)?)?;
+        let u3 = c[8].forward(&up_cat(&s4, &s3)?)?.relu()?;
+        let u2 = c[9].forward(&up_cat(&u3, &s2)?)?.relu()?;
+        let u1 = c[10].forward(&up_cat(&u2, &s1)?)?.relu()?;
+        c[11].forward(&u1)
     }
 
     /// Disc-centre probabilities (0-1) for one input plane by candle's forward pass (the
@@ -119,7 +112,7 @@ impl DiscNet {
     pub fn probabilities(&self, input: &Array2<f32>) -> candle_core::Result<Array2<f32>> {
         let (h, w) = input.dim();
         let (hp, wp) = padded_size(h, w);
-        let x = Tensor::from_vec(pad(input, wp, hp * wp), (1, 1, hp, wp), &Device::Cpu)?;
+        let x = Tensor::from_vec(pad(input, hp, wp), (1, 1, hp, wp), &Device::Cpu)?;
         let p = candle_nn::ops::sigmoid(&self.forward(&x)?)?;
         let p = p.flatten_all()?.to_vec1::<f32>()?;
         Ok(Array2::from_shape_fn((h, w), |(r, c)| p[r * wp + c]))
@@ -131,9 +124,9 @@ fn padded_size(h: usize, w: usize) -> (usize, usize) {
     (h.div_ceil(STRIDE) * STRIDE, w.div_ceil(STRIDE) * STRIDE)
 }
 
-/// `input` zero-padded at the bottom and right to row length `wp`, `len` values.
-fn pad(input: &Array2<f32>, wp: usize, len: usize) -> Vec<f32> {
-    let mut padded = vec![0f32; len];
+/// `input` zero-padded at the bottom and right to `hp` rows of `wp`, row-major.
+fn pad(input: &Array2<f32>, hp: usize, wp: usize) -> Vec<f32> {
+    let mut padded = vec![0f32; hp * wp];
     for ((r, c), v) in input.indexed_iter() {
         padded[r * wp + c] = *v;
     }
@@ -266,49 +259,35 @@ pub struct DiscMap {
 }
 
 impl DiscMap {
-    /// The embedded trained network, in the order `e1a e1b e2a e2b e3a e3b e4a e4b d3
-    /// d2 d1 head`.
+    /// The embedded trained network ([`LAYERS`]).
     pub fn embedded() -> candle_core::Result<DiscMap> {
         let t = candle_core::safetensors::load_buffer(WEIGHTS, &Device::Cpu)?;
-        let [a, b, c, d] = DiscNet::WIDTHS;
-        let spec = [
-            ("e1a", 1, a, 3, 1),
-            ("e1b", a, a, 3, 1),
-            ("e2a", a, b, 3, 1),
-            ("e2b", b, b, 3, 1),
-            ("e3a", b, c, 3, 1),
-            ("e3b", c, c, 3, 1),
-            ("e4a", c, d, 3, 2),
-            ("e4b", d, d, 3, 4),
-            ("d3", d + c, c, 3, 1),
-            ("d2", c + b, b, 3, 1),
-            ("d1", b + a, a, 3, 1),
-            ("head", a, 1, 1, 1),
-        ];
-        let mut convs = Vec::with_capacity(spec.len());
-        for (name, cin, cout, k, dilation) in spec {
-            let get = |what: &str, len: usize| -> candle_core::Result<Vec<f32>> {
-                let x = t
-                    .get(&format!("{name}.{what}"))
-                    .ok_or_else(|| candle_core::Error::Msg(format!("discnet: no {name}.{what}")))?;
-                let v = x.flatten_all()?.to_vec1::<f32>()?;
-                if v.len() != len {
-                    return Err(candle_core::Error::Msg(format!(
-                        "discnet: {name}.{what} has {} values, not {len}",
-                        v.len()
-                    )));
-                }
-                Ok(v)
-            };
-            convs.push(ConvW {
-                cin,
-                cout,
-                k,
-                dilation,
-                w: get("weight", cout * cin * k * k)?,
-                b: get("bias", cout)?,
-            });
-        }
+        let get = |name: &str, what: &str, len: usize| -> candle_core::Result<Vec<f32>> {
+            let x = t
+                .get(&format!("{name}.{what}"))
+                .ok_or_else(|| candle_core::Error::Msg(format!("discnet: no {name}.{what}")))?;
+            let v = x.flatten_all()?.to_vec1::<f32>()?;
+            if v.len() != len {
+                return Err(candle_core::Error::Msg(format!(
+                    "discnet: {name}.{what} has {} values, not {len}",
+                    v.len()
+                )));
+            }
+            Ok(v)
+        };
+        let convs = LAYERS
+            .iter()
+            .map(|&Layer(name, cin, cout, k, dilation)| {
+                Ok(ConvW {
+                    cin,
+                    cout,
+                    k,
+                    dilation,
+                    w: get(name, "weight", cout * cin * k * k)?,
+                    b: get(name, "bias", cout)?,
+                })
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(DiscMap { convs })
     }
 
@@ -321,7 +300,7 @@ impl DiscMap {
             c: 1,
             h: hp,
             w: wp,
-            v: pad(input, wp, hp * wp),
+            v: pad(input, hp, wp),
         };
         let cv = &self.convs;
         let two = |i: usize, x: &Maps| cv[i + 1].apply(&cv[i].apply(x, true), true);
